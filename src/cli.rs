@@ -1,0 +1,249 @@
+//! Command-line arguments (clap) and their conversion into validated [`Options`]:
+//! clap stays in this module, everything after it works from `Options`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::{ConfigError, exit};
+use crate::options::{CropMode, ImageOptions, MatchOptions, Options};
+use crate::output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "m365-photos",
+    version,
+    about = "Match HR photos to Microsoft 365 users, orient, face-crop and resize them, and upload them through Microsoft Graph.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only the final summary (no progress bars, no notes).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Structured logs on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Match photos to users and check them, without writing anything but the report.
+    Plan(PlanArgs),
+    /// Make the Microsoft 365 photos into a folder (no network).
+    Process(ProcessArgs),
+}
+
+/// Where the photos and users are and how they are paired.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Folder of photos (searched recursively; hidden files are skipped).
+    #[arg(long, value_name = "DIR")]
+    pub photos: PathBuf,
+    /// Staff CSV (UTF-8; comma, semicolon or tab separated).
+    #[arg(long, value_name = "FILE.csv")]
+    pub users: PathBuf,
+    /// CSV column whose value equals a photo's file name without extension.
+    #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
+    pub match_column: String,
+    /// CSV column naming the Microsoft 365 user (UPN, object id, mail or employeeId).
+    #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
+    pub user_column: String,
+    /// Write a report: .csv or .json, by extension.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write a self-contained HTML contact sheet.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+    /// Worker threads for processing (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CropArg {
+    Face,
+    Portrait,
+    #[value(alias = "center")]
+    Centre,
+}
+
+/// How photos are made.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Side of the square photo in pixels.
+    #[arg(long, default_value_t = 648, value_name = "PX")]
+    pub size: u32,
+    /// Largest photo in bytes (102400 fits every Microsoft 365 and hybrid consumer).
+    #[arg(long, default_value_t = 102_400, value_name = "BYTES")]
+    pub max_bytes: usize,
+    /// Highest JPEG quality to try (the highest that fits --max-bytes is used).
+    #[arg(long, default_value_t = 90, value_name = "1-100")]
+    pub quality: u8,
+    /// Where the square goes: around the face, the top third, or the centre.
+    #[arg(long, value_enum, default_value = "face")]
+    pub crop: CropArg,
+    /// Refuse sources with more pixels than this, before decoding.
+    #[arg(long, default_value_t = 200_000_000, value_name = "N")]
+    pub max_pixels: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Folder for the processed photos (`<user>.jpg`); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl ImageArgs {
+    pub fn to_options(&self) -> Result<ImageOptions, ConfigError> {
+        if !(16..=4096).contains(&self.size) {
+            return Err(ConfigError::Invalid {
+                flag: "--size",
+                reason: format!("{} is outside 16-4096 (Microsoft 365 uses 648)", self.size),
+            });
+        }
+        if !(1..=100).contains(&self.quality) {
+            return Err(ConfigError::Invalid {
+                flag: "--quality",
+                reason: format!("{} is outside 1-100", self.quality),
+            });
+        }
+        if self.max_bytes < 2048 {
+            return Err(ConfigError::Invalid {
+                flag: "--max-bytes",
+                reason: format!(
+                    "{} bytes is too small for any photo (try 102400)",
+                    self.max_bytes
+                ),
+            });
+        }
+        if self.max_bytes > 4 * 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                flag: "--max-bytes",
+                reason: format!("{} bytes is over Graph's 4 MB photo limit", self.max_bytes),
+            });
+        }
+        let defaults = ImageOptions::default();
+        Ok(ImageOptions {
+            size: self.size,
+            max_bytes: self.max_bytes,
+            quality: self.quality,
+            min_quality: defaults.min_quality.min(self.quality),
+            crop: match self.crop {
+                CropArg::Face => CropMode::Face,
+                CropArg::Portrait => CropMode::Portrait,
+                CropArg::Centre => CropMode::Centre,
+            },
+            max_pixels: self.max_pixels,
+        })
+    }
+}
+
+impl InputArgs {
+    /// Builds the run's options; the file checks themselves happen when the stages open them.
+    pub fn to_options(
+        &self,
+        image: &ImageArgs,
+        out: Option<PathBuf>,
+    ) -> Result<Options, ConfigError> {
+        if let Some(report) = &self.report
+            && crate::report::exporter_for(report).is_none()
+        {
+            return Err(ConfigError::Invalid {
+                flag: "--report",
+                reason: format!(
+                    "{}: use a .csv or .json file name (for a web page use --html)",
+                    report.display()
+                ),
+            });
+        }
+        if self.jobs == Some(0) {
+            return Err(ConfigError::Invalid {
+                flag: "--jobs",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Options {
+            photos: self.photos.clone(),
+            users: self.users.clone(),
+            matching: MatchOptions {
+                match_column: self.match_column.clone(),
+                user_column: self.user_column.clone(),
+            },
+            image: image.to_options()?,
+            report: self.report.clone(),
+            html: self.html.clone(),
+            out,
+            jobs: self.jobs,
+        })
+    }
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(cli.verbose);
+    let out = Output::detect(cli.quiet);
+    let result = match &cli.command {
+        Command::Plan(args) => args
+            .input
+            .to_options(&args.image, None)
+            .map_err(anyhow::Error::from)
+            .and_then(|opts| commands::plan::run(&opts, &out)),
+        Command::Process(args) => args
+            .input
+            .to_options(&args.image, Some(args.out.clone()))
+            .map_err(anyhow::Error::from)
+            .and_then(|opts| commands::process::run(&opts, &out)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            if e.downcast_ref::<ConfigError>().is_some() {
+                exit::USAGE
+            } else {
+                exit::SOME_FAILED
+            }
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    if verbose == 0 {
+        return;
+    }
+    let level = if verbose == 1 { "info" } else { "debug" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("m365_photos={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

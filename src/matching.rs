@@ -1,0 +1,391 @@
+//! Reads the staff CSV and pairs each photo with the user it belongs to.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::discover::PhotoFile;
+use crate::error::ConfigError;
+use crate::options::MatchOptions;
+
+/// One usable CSV user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Line in the CSV file (1 = header).
+    pub line: u64,
+    /// Value of the match column, as written.
+    pub key: String,
+    /// Value of the user column: the Microsoft 365 user the photo goes to.
+    pub user: String,
+}
+
+/// A CSV row that cannot be used, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvIssue {
+    pub line: u64,
+    /// The user column value, if the row had one.
+    pub user: Option<String>,
+    pub reason: String,
+}
+
+/// The users of the CSV, indexed by normalised match key.
+#[derive(Debug, Default)]
+pub struct UserIndex {
+    pub users: Vec<UserRow>,
+    pub issues: Vec<CsvIssue>,
+    /// Keys that several rows name different users for: photos with them are ambiguous.
+    pub conflicting: HashMap<String, Vec<u64>>,
+    by_key: HashMap<String, usize>,
+}
+
+/// A photo and its user.
+#[derive(Debug, Clone)]
+pub struct MatchedPhoto {
+    pub file: PhotoFile,
+    pub user: UserRow,
+}
+
+/// A photo that cannot be used because its user is not unique.
+#[derive(Debug, Clone)]
+pub struct AmbiguousPhoto {
+    pub file: PhotoFile,
+    pub user: Option<String>,
+    pub reason: String,
+}
+
+/// Photos and users, paired.
+#[derive(Debug, Default)]
+pub struct MatchPlan {
+    pub matched: Vec<MatchedPhoto>,
+    pub no_user: Vec<PhotoFile>,
+    pub ambiguous: Vec<AmbiguousPhoto>,
+    pub no_photo: Vec<UserRow>,
+}
+
+/// Normalises a key for comparison: surrounding spaces, Unicode form (macOS writes NFD
+/// file names) and case do not matter.
+pub fn normalise(s: &str) -> String {
+    s.trim().nfc().collect::<String>().to_lowercase()
+}
+
+impl UserIndex {
+    /// Reads the staff CSV the way HR systems and Excel write it: UTF-8 with or without a
+    /// BOM, comma, semicolon or tab separated, quoted fields, blank lines.
+    pub fn load(path: &Path, opts: &MatchOptions) -> Result<UserIndex, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::UsersCsv {
+            path: path.to_path_buf(),
+            reason: format!("{e} (check the --users path)"),
+        })?;
+        Self::parse(path, &bytes, opts)
+    }
+
+    pub fn parse(path: &Path, bytes: &[u8], opts: &MatchOptions) -> Result<UserIndex, ConfigError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::UsersCsv {
+            path: path.to_path_buf(),
+            reason: format!(
+                "is not UTF-8 ({e}); save it from Excel as \"CSV UTF-8 (Comma delimited)\""
+            ),
+        })?;
+        let delimiter = detect_delimiter(text);
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| ConfigError::UsersCsv {
+                path: path.to_path_buf(),
+                reason: format!("cannot read the header row: {e}"),
+            })?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err(ConfigError::UsersCsv {
+                path: path.to_path_buf(),
+                reason: "is empty: the first line must name the columns".into(),
+            });
+        }
+        let find = |column: &str, flag: &'static str| {
+            column_index(&headers, column).ok_or_else(|| ConfigError::MissingColumn {
+                path: path.to_path_buf(),
+                column: column.to_string(),
+                flag,
+                found: headers.join(", "),
+            })
+        };
+        let key_col = find(&opts.match_column, "--match-column")?;
+        let user_col = find(&opts.user_column, "--user-column")?;
+
+        let mut index = UserIndex::default();
+        for record in reader.records() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    index.issues.push(CsvIssue {
+                        line,
+                        user: None,
+                        reason: format!("unreadable row: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let line = record.position().map_or(0, |p| p.line());
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            let key = record.get(key_col).unwrap_or("").to_string();
+            let user = record.get(user_col).unwrap_or("").to_string();
+            if key.is_empty() {
+                index.issues.push(CsvIssue {
+                    line,
+                    user: (!user.is_empty()).then_some(user),
+                    reason: format!("no value in the {} column", opts.match_column),
+                });
+                continue;
+            }
+            if user.is_empty() {
+                index.issues.push(CsvIssue {
+                    line,
+                    user: None,
+                    reason: format!("no value in the {} column (key {key:?})", opts.user_column),
+                });
+                continue;
+            }
+            index.add(UserRow { line, key, user });
+        }
+        Ok(index)
+    }
+
+    fn add(&mut self, row: UserRow) {
+        let norm = normalise(&row.key);
+        if let Some(&first) = self.by_key.get(&norm) {
+            let first_row = &self.users[first];
+            let same_user = normalise(&first_row.user) == normalise(&row.user);
+            let reason = if same_user {
+                format!(
+                    "duplicate of line {} (same key and user); ignored",
+                    first_row.line
+                )
+            } else {
+                format!(
+                    "key {:?} is also on line {} for another user ({}); photos with this key are not used",
+                    row.key, first_row.line, first_row.user
+                )
+            };
+            if !same_user {
+                self.conflicting
+                    .entry(norm)
+                    .or_insert_with(|| vec![first_row.line])
+                    .push(row.line);
+            }
+            self.issues.push(CsvIssue {
+                line: row.line,
+                user: Some(row.user),
+                reason,
+            });
+            return;
+        }
+        self.by_key.insert(norm, self.users.len());
+        self.users.push(row);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&UserRow> {
+        self.by_key.get(&normalise(key)).map(|&i| &self.users[i])
+    }
+
+    /// Pairs photos with users. A user with two photos gets neither (both ambiguous).
+    pub fn match_photos(&self, photos: Vec<PhotoFile>) -> MatchPlan {
+        let mut plan = MatchPlan::default();
+        // Grouped by the user they go to, not by CSV row: two keys (say, two employee
+        // ids) naming one user with a photo each is still two photos for one user.
+        let mut per_user: HashMap<String, (usize, Vec<PhotoFile>)> = HashMap::new();
+        for photo in photos {
+            let norm = normalise(&photo.stem);
+            if let Some(lines) = self.conflicting.get(&norm) {
+                let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+                plan.ambiguous.push(AmbiguousPhoto {
+                    file: photo,
+                    user: None,
+                    reason: format!(
+                        "its name matches CSV lines {} which name different users",
+                        lines.join(", ")
+                    ),
+                });
+                continue;
+            }
+            match self.by_key.get(&norm) {
+                Some(&i) => per_user
+                    .entry(normalise(&self.users[i].user))
+                    .or_insert_with(|| (i, Vec::new()))
+                    .1
+                    .push(photo),
+                None => plan.no_user.push(photo),
+            }
+        }
+        let mut users: Vec<_> = per_user.into_values().collect();
+        users.sort_by_key(|(i, _)| *i);
+        let mut has_photo = vec![false; self.users.len()];
+        for (i, mut files) in users {
+            has_photo[i] = true;
+            let user = &self.users[i];
+            if files.len() == 1 {
+                if let Some(file) = files.pop() {
+                    plan.matched.push(MatchedPhoto {
+                        file,
+                        user: user.clone(),
+                    });
+                }
+            } else {
+                let names: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+                for file in files {
+                    plan.ambiguous.push(AmbiguousPhoto {
+                        file,
+                        user: Some(user.user.clone()),
+                        reason: format!(
+                            "{} photos for this user ({}); keep one",
+                            names.len(),
+                            names.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        plan.no_photo = self
+            .users
+            .iter()
+            .zip(has_photo)
+            .filter(|(_, has)| !has)
+            .map(|(u, _)| u.clone())
+            .collect();
+        plan
+    }
+}
+
+/// Finds a column by name, exactly first, then ignoring case and spaces.
+fn column_index(headers: &[String], name: &str) -> Option<usize> {
+    headers.iter().position(|h| h == name).or_else(|| {
+        let want = normalise(name);
+        headers.iter().position(|h| normalise(h) == want)
+    })
+}
+
+/// Picks the delimiter from the header line: whichever of `,` `;` `\t` occurs most
+/// outside quotes (Excel in many European locales writes `;`).
+fn detect_delimiter(text: &str) -> u8 {
+    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in header.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (d, n) in counts.iter_mut() {
+                if *d == b {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map_or(b',', |(d, _)| *d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::format::SourceFormat;
+    use std::path::PathBuf;
+
+    fn opts(m: &str, u: &str) -> MatchOptions {
+        MatchOptions {
+            match_column: m.into(),
+            user_column: u.into(),
+        }
+    }
+
+    fn photo(stem: &str) -> PhotoFile {
+        PhotoFile {
+            path: PathBuf::from(format!("{stem}.jpg")),
+            rel: format!("{stem}.jpg"),
+            stem: stem.into(),
+            bytes: 1,
+            format: SourceFormat::Jpeg,
+        }
+    }
+
+    #[test]
+    fn semicolon_bom_quotes_blank_lines() {
+        let csv =
+            "\u{FEFF}employeeId;\"userPrincipalName\"\n\n 10432 ;\"a@x.com\"\n10433;b@x.com\n\n";
+        let idx = UserIndex::parse(
+            Path::new("u.csv"),
+            csv.as_bytes(),
+            &opts("employeeId", "userPrincipalName"),
+        )
+        .unwrap();
+        assert_eq!(idx.users.len(), 2);
+        assert_eq!(idx.get("10432").unwrap().user, "a@x.com");
+        assert!(idx.issues.is_empty());
+    }
+
+    #[test]
+    fn tab_delimited() {
+        let csv = "upn\tname\nA@X.com\tA\n";
+        let idx =
+            UserIndex::parse(Path::new("u.csv"), csv.as_bytes(), &opts("upn", "upn")).unwrap();
+        assert_eq!(idx.get("a@x.com").unwrap().user, "A@X.com");
+    }
+
+    #[test]
+    fn missing_column_names_the_flag_and_columns() {
+        let csv = "mail,name\n";
+        let err = UserIndex::parse(
+            Path::new("u.csv"),
+            csv.as_bytes(),
+            &opts("employeeId", "mail"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--match-column") && msg.contains("mail, name"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn duplicates_and_missing_keys_are_per_row() {
+        let csv = "id,upn\n1,a@x\n,b@x\n1,c@x\n2,d@x\n2,d@x\n3,\n";
+        let idx = UserIndex::parse(Path::new("u.csv"), csv.as_bytes(), &opts("id", "upn")).unwrap();
+        assert_eq!(idx.users.len(), 2);
+        let lines: Vec<u64> = idx.issues.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [3, 4, 6, 7]);
+        let plan = idx.match_photos(vec![photo("1"), photo("2")]);
+        assert_eq!(plan.ambiguous.len(), 1);
+        assert_eq!(plan.matched.len(), 1);
+    }
+
+    #[test]
+    fn nfd_names_and_case_match_and_two_photos_are_ambiguous() {
+        let csv = "upn\nrené@x.com\nzoe@x.com\nnobody@x.com\n";
+        let idx =
+            UserIndex::parse(Path::new("u.csv"), csv.as_bytes(), &opts("upn", "upn")).unwrap();
+        let nfd: String = "RENE\u{301}@x.com".into();
+        let mut z2 = photo("zoe@x.com");
+        z2.rel = "sub/zoe@x.com.png".into();
+        let plan = idx.match_photos(vec![photo(&nfd), photo("zoe@x.com"), z2, photo("stranger")]);
+        assert_eq!(plan.matched.len(), 1);
+        assert_eq!(plan.matched[0].user.user, "rené@x.com");
+        assert_eq!(plan.ambiguous.len(), 2);
+        assert_eq!(plan.no_user.len(), 1);
+        assert_eq!(plan.no_photo.len(), 1);
+        assert_eq!(plan.no_photo[0].user, "nobody@x.com");
+    }
+}

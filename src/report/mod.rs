@@ -1,0 +1,289 @@
+//! The per-item outcomes of a run and the files they are written to (CSV, JSON, HTML),
+//! one exporter per format behind [`Exporter`].
+
+mod csv;
+mod json;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use self::csv::CsvExporter;
+pub use self::json::JsonExporter;
+
+/// What happened to one photo file or one CSV user: short, stable words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Plan: photo and user paired, photo readable.
+    Matched,
+    /// Process: photo made.
+    Processed,
+    /// Source smaller than the requested size; made at its own size (never upscaled).
+    TooSmall,
+    /// Upload: on Graph.
+    Uploaded,
+    /// Dry run: would be uploaded.
+    WouldUpload,
+    /// Re-run: source, settings and last upload unchanged, nothing done.
+    SkippedUnchanged,
+    /// Backup/remove/restore outcomes.
+    BackedUp,
+    Removed,
+    WouldRemove,
+    Restored,
+    /// The user has no photo in the tenant (backup, remove).
+    NoTenantPhoto,
+    /// Photo whose name matches no CSV row.
+    NoUser,
+    /// CSV user without a photo.
+    NoPhoto,
+    /// A file that was seen and deliberately left alone (e.g. a link out of the tree).
+    Skipped,
+    /// Two photos for one user, or one key on several CSV rows: nothing used.
+    Ambiguous,
+    /// A CSV row that cannot be used (missing key or user, duplicate key).
+    BadRow,
+    /// Not decodable, unsupported, truncated, too many pixels.
+    InvalidImage,
+    /// Graph does not know the user.
+    UserNotFound,
+    /// Processing or Graph failed for this item.
+    Failed,
+}
+
+/// How much an outcome matters for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Ok,
+    /// Worth a look, but the run did what it could (no-user, too-small, ...).
+    Notice,
+    /// An item that should have been handled was not: exit status 1.
+    Failure,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Matched => "matched",
+            Status::Processed => "processed",
+            Status::TooSmall => "too-small",
+            Status::Uploaded => "uploaded",
+            Status::WouldUpload => "would-upload",
+            Status::SkippedUnchanged => "skipped-unchanged",
+            Status::BackedUp => "backed-up",
+            Status::Removed => "removed",
+            Status::WouldRemove => "would-remove",
+            Status::Restored => "restored",
+            Status::NoTenantPhoto => "no-tenant-photo",
+            Status::NoUser => "no-user",
+            Status::NoPhoto => "no-photo",
+            Status::Skipped => "skipped",
+            Status::Ambiguous => "ambiguous",
+            Status::BadRow => "bad-row",
+            Status::InvalidImage => "invalid-image",
+            Status::UserNotFound => "user-not-found",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Status::Matched
+            | Status::Processed
+            | Status::Uploaded
+            | Status::WouldUpload
+            | Status::SkippedUnchanged
+            | Status::BackedUp
+            | Status::Removed
+            | Status::WouldRemove
+            | Status::Restored => Severity::Ok,
+            Status::TooSmall
+            | Status::NoUser
+            | Status::NoPhoto
+            | Status::Skipped
+            | Status::NoTenantPhoto
+            | Status::BadRow => Severity::Notice,
+            Status::Ambiguous | Status::InvalidImage | Status::UserNotFound | Status::Failed => {
+                Severity::Failure
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of the report: a photo file, a CSV user, or both.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Row {
+    /// Photo path relative to the photos folder.
+    pub file: Option<String>,
+    /// Microsoft 365 user (value of the user column).
+    pub user: Option<String>,
+    pub status: Option<Status>,
+    /// Plain-language reason or remark.
+    pub detail: String,
+    /// Extra remarks that do not change the status (no-face, several-faces, too-small).
+    pub notes: Vec<String>,
+    /// CSV line number of the user, when there is one.
+    pub csv_line: Option<u64>,
+    pub source_format: Option<String>,
+    pub source_bytes: Option<u64>,
+    pub source_width: Option<u32>,
+    pub source_height: Option<u32>,
+    /// Processed JPEG, when one was made.
+    pub output_file: Option<String>,
+    pub output_bytes: Option<u64>,
+    pub output_side: Option<u32>,
+    pub quality: Option<u8>,
+    /// Graph requests made for this item (upload and tenant commands).
+    pub attempts: Option<u32>,
+    pub http_status: Option<u16>,
+    pub graph_code: Option<String>,
+    /// Thumbnails for the HTML page (data is not written to CSV/JSON).
+    #[serde(skip)]
+    pub thumbs: Option<Thumbs>,
+}
+
+/// Small JPEGs shown on the HTML page.
+#[derive(Debug, Clone, Default)]
+pub struct Thumbs {
+    pub source: Option<Vec<u8>>,
+    pub output: Option<Vec<u8>>,
+}
+
+impl Row {
+    pub fn status(&self) -> Status {
+        self.status.unwrap_or(Status::Failed)
+    }
+}
+
+/// All rows of one run, with what produced them.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Command that ran (`plan`, `process`, `upload`, ...).
+    pub command: String,
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn new(command: &str) -> Self {
+        Report {
+            command: command.into(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Count of rows per status, in status order.
+    pub fn counts(&self) -> BTreeMap<Status, usize> {
+        let mut counts = BTreeMap::new();
+        for row in &self.rows {
+            *counts.entry(row.status()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.rows.iter().filter(|r| r.status() == status).count()
+    }
+
+    pub fn worst(&self) -> Severity {
+        self.rows
+            .iter()
+            .map(|r| r.status().severity())
+            .max()
+            .unwrap_or(Severity::Ok)
+    }
+
+    /// Exit code from the worst outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self.worst() {
+            Severity::Failure => crate::error::exit::SOME_FAILED,
+            _ => crate::error::exit::OK,
+        }
+    }
+}
+
+/// A report file format.
+pub trait Exporter {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+/// The exporter for a report path, chosen by its extension.
+pub fn exporter_for(path: &Path) -> Option<Box<dyn Exporter>> {
+    match path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .as_deref()
+    {
+        Some("csv") => Some(Box::new(CsvExporter)),
+        Some("json") => Some(Box::new(JsonExporter)),
+        _ => None,
+    }
+}
+
+/// Writes `report` to `path` atomically (temporary file, then rename), so a reader never
+/// sees half a report.
+pub fn write_file(path: &Path, exporter: &dyn Exporter, report: &Report) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        exporter.write(report, &mut w)?;
+        w.flush()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+impl Report {
+    /// A short, human summary: one line per status that occurred, with what it means.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let counts = self.counts();
+        let mut lines = vec![format!("{}: {} rows", self.command, self.rows.len())];
+        for (status, n) in counts {
+            lines.push(format!(
+                "  {:<18} {:>6}  {}",
+                status.as_str(),
+                n,
+                explain(status)
+            ));
+        }
+        lines
+    }
+}
+
+/// What a status means, for the summary.
+fn explain(status: Status) -> &'static str {
+    match status {
+        Status::Matched => "photos paired with a user and readable",
+        Status::Processed => "photos made",
+        Status::TooSmall => "made, but the source is smaller than the size asked for",
+        Status::Uploaded => "photos uploaded",
+        Status::WouldUpload => "would be uploaded (dry run)",
+        Status::SkippedUnchanged => "unchanged since the last upload; not sent again",
+        Status::BackedUp => "current photos saved",
+        Status::Removed => "photos removed",
+        Status::WouldRemove => "would be removed (dry run)",
+        Status::Restored => "photos put back",
+        Status::NoTenantPhoto => "users with no photo in the tenant",
+        Status::NoUser => "photos without a user in the CSV",
+        Status::NoPhoto => "users without a photo",
+        Status::Skipped => "files left alone",
+        Status::Ambiguous => "photos not used: their user is not unique",
+        Status::BadRow => "CSV rows that cannot be used",
+        Status::InvalidImage => "files that are not usable images",
+        Status::UserNotFound => "users Microsoft 365 does not know",
+        Status::Failed => "failed",
+    }
+}

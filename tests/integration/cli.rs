@@ -1,0 +1,57 @@
+//! Usage and configuration errors: exit status 2, a message naming the flag or file.
+
+use crate::util::{Cmd, tempdir};
+
+#[test]
+fn missing_photos_folder_is_a_usage_error() {
+    let dir = tempdir();
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, "userPrincipalName\na@contoso.com\n").unwrap();
+    let run = Cmd::new(&["plan", "--photos"])
+        .arg(dir.path().join("nope"))
+        .arg("--users")
+        .arg(&csv)
+        .run()
+        .expect_code(2);
+    assert!(run.stderr().contains("nope"), "{}", run.stderr());
+}
+
+#[test]
+fn csv_without_the_named_column_is_a_usage_error() {
+    let dir = tempdir();
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, "mail,name\na@contoso.com,A\n").unwrap();
+    let run = Cmd::new(&["plan", "--photos"])
+        .arg(dir.path())
+        .arg("--users")
+        .arg(&csv)
+        .args_str(&["--match-column", "employeeId"])
+        .run()
+        .expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("employeeId") && err.contains("--match-column") && err.contains("mail, name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let dir = tempdir();
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, "userPrincipalName\n").unwrap();
+    for (flag, value) in [
+        ("--quality", "0"),
+        ("--max-bytes", "100"),
+        ("--report", "r.txt"),
+    ] {
+        let run = Cmd::new(&["plan", "--photos"])
+            .arg(dir.path())
+            .arg("--users")
+            .arg(&csv)
+            .args_str(&[flag, value])
+            .run()
+            .expect_code(2);
+        assert!(run.stderr().contains(flag), "{flag}: {}", run.stderr());
+    }
+}
