@@ -77,6 +77,8 @@ pub struct ProcessedPhoto {
     pub quality: u8,
     pub source: SourceInfo,
     pub crop: CropNote,
+    /// The square taken from the oriented source, in its full-size pixels: (x, y, side).
+    pub crop_rect: (u32, u32, u32),
     /// The source's short side is below the requested size (output not upscaled).
     pub too_small: bool,
     /// Small JPEG of the whole oriented source, for the HTML page, when asked for.
@@ -234,12 +236,17 @@ pub fn process(
         Some(n) => Some(thumbnail_of(&rgb, n)?),
         None => None,
     };
+    // The decode may have been at reduced scale: report the crop in source pixels.
+    let scale = source.width as f32 / rgb.width().max(1) as f32;
+    let full = |v: u32| (v as f32 * scale).round() as u32;
+    let crop_rect = (full(placement.x), full(placement.y), full(placement.side));
     Ok(ProcessedPhoto {
         jpeg: encoded.jpeg,
         side,
         quality: encoded.quality,
         source,
         crop: placement.note,
+        crop_rect,
         too_small,
         source_thumb,
     })
