@@ -34,6 +34,87 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the Microsoft 365 photos into a folder (no network).
     Process(ProcessArgs),
+    /// Serve a local Microsoft Graph emulator (127.0.0.1 only) for rehearsals and tests.
+    Emulator(EmulatorArgs),
+}
+
+/// The Graph emulator's behaviour.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the first line printed says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Tenant users: CSV with userPrincipalName and optionally id, mail, employeeId,
+    /// mailbox (exchange|none|onprem).
+    #[arg(long, value_name = "FILE.csv")]
+    pub users: Option<PathBuf>,
+    /// Also make N users user00001@contoso.test... (employeeId 100001...).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub generate_users: usize,
+    /// Graph requests per second before answering 429 (token bucket).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Token bucket size (default: one second of --rate).
+    #[arg(long, value_name = "B")]
+    pub burst: Option<f64>,
+    /// More requests than this in flight at once get 429.
+    #[arg(long, value_name = "C")]
+    pub max_concurrent: Option<usize>,
+    /// Seconds announced in Retry-After.
+    #[arg(long, value_name = "S", default_value_t = 2)]
+    pub retry_after: u64,
+    /// Share of Graph requests answered 503/504 (0-1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Access token lifetime in seconds.
+    #[arg(long, value_name = "S", default_value_t = 3599)]
+    pub token_lifetime: u64,
+    /// Server time per photo write, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub write_latency_ms: u64,
+    /// Also save every received photo here as <upn>.jpg.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Initial photoUpdateSettings source (cloud or onPremises).
+    #[arg(long, default_value = "cloud")]
+    pub photo_source: String,
+    /// Seed for the fault dice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl EmulatorArgs {
+    pub fn to_config(&self) -> anyhow::Result<crate::emulator::EmulatorConfig> {
+        use crate::emulator::{EmulatorConfig, EmulatorUser};
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(ConfigError::Invalid {
+                flag: "--fail-rate",
+                reason: format!("{} is not between 0 and 1", self.fail_rate),
+            }
+            .into());
+        }
+        let mut users = match &self.users {
+            Some(path) => EmulatorUser::from_csv(path)?,
+            None => Vec::new(),
+        };
+        users.extend(EmulatorUser::generate(self.generate_users));
+        Ok(EmulatorConfig {
+            port: self.port,
+            users,
+            rate: self.rate,
+            burst: self.burst,
+            max_concurrent: self.max_concurrent,
+            retry_after: self.retry_after,
+            fail_rate: self.fail_rate,
+            token_lifetime: std::time::Duration::from_secs(self.token_lifetime.max(1)),
+            write_latency: std::time::Duration::from_millis(self.write_latency_ms),
+            store: self.store.clone(),
+            client_secret: std::env::var("M365_EMULATOR_SECRET")
+                .unwrap_or_else(|_| crate::emulator::DEFAULT_SECRET.into()),
+            photo_source: self.photo_source.clone(),
+            seed: self.seed,
+        })
+    }
 }
 
 /// Where the photos and users are and how they are paired.
@@ -221,6 +302,10 @@ pub fn run() -> i32 {
             .to_options(&args.image, Some(args.out.clone()))
             .map_err(anyhow::Error::from)
             .and_then(|opts| commands::process::run(&opts, &out)),
+        Command::Emulator(args) => args
+            .to_config()
+            .and_then(crate::emulator::run_foreground)
+            .map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod commands;
 pub mod discover;
+pub mod emulator;
 pub mod error;
 pub mod matching;
 pub mod options;
