@@ -340,15 +340,15 @@ impl Emu {
         let mut g = self.lock();
         g.stats.requests += 1;
         g.stats.max_in_flight = g.stats.max_in_flight.max(in_flight);
-        if let Some((announced, until)) = g.window {
-            if now < until {
-                if now > announced + IN_TRANSIT {
-                    g.stats.violations += 1;
-                }
-                let left = (until - now).as_secs_f64().ceil().max(1.0) as u64;
-                g.stats.throttled += 1;
-                return Some(too_many(left));
+        if let Some((announced, until)) = g.window
+            && now < until
+        {
+            if now > announced + IN_TRANSIT {
+                g.stats.violations += 1;
             }
+            let left = (until - now).as_secs_f64().ceil().max(1.0) as u64;
+            g.stats.throttled += 1;
+            return Some(too_many(left));
         }
         let mut throttle = false;
         if let Some(rate) = self.config.rate {
@@ -405,7 +405,8 @@ impl Emu {
         None
     }
 
-    fn authorised(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// `None` when the bearer token is valid, else the 401 to send.
+    fn unauthorised(&self, headers: &HeaderMap) -> Option<Response> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
