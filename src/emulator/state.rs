@@ -414,22 +414,26 @@ impl Emu {
             .unwrap_or("");
         let mut g = self.lock();
         match g.tokens.get(token) {
-            Some(exp) if *exp > Instant::now() => Ok(()),
+            Some(exp) if *exp > Instant::now() => None,
             Some(_) => {
                 g.stats.expired_token_rejections += 1;
-                Err(graph_error(
+                Some(
+                    graph_error(
+                        StatusCode::UNAUTHORIZED,
+                        "InvalidAuthenticationToken",
+                        "Lifetime validation failed, the token is expired.",
+                    )
+                    .into_response(),
+                )
+            }
+            None => Some(
+                graph_error(
                     StatusCode::UNAUTHORIZED,
                     "InvalidAuthenticationToken",
-                    "Lifetime validation failed, the token is expired.",
+                    "Access token is empty or invalid.",
                 )
-                .into_response())
-            }
-            None => Err(graph_error(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "Access token is empty or invalid.",
-            )
-            .into_response()),
+                .into_response(),
+            ),
         }
     }
 
@@ -446,9 +450,9 @@ impl Emu {
         let _guard = InFlight(&self.in_flight);
         let response = match self.admit() {
             Some(r) => r,
-            None => match self.authorised(headers) {
-                Err(r) => r,
-                Ok(()) => {
+            None => match self.unauthorised(headers) {
+                Some(r) => r,
+                None => {
                     self.route(version, method, rest, query, headers, body)
                         .await
                 }
