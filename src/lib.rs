@@ -13,11 +13,13 @@ pub mod commands;
 pub mod discover;
 pub mod emulator;
 pub mod error;
+pub mod graph;
 pub mod matching;
 pub mod options;
 pub mod output;
 pub mod process;
 pub mod report;
+pub mod upload;
 
 /// Runs the command line and returns the process exit code (0, 1 or 2).
 pub fn run() -> i32 {

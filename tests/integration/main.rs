@@ -8,3 +8,4 @@ mod util;
 mod cli;
 mod crop;
 mod process;
+mod upload;
