@@ -9,6 +9,7 @@ mod encode;
 mod face;
 pub mod format;
 mod resize;
+mod saliency;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

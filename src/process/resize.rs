@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 
 thread_local! {
     static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
@@ -22,18 +22,6 @@ pub fn crop_resize(img: &RgbImage, x: u32, y: u32, side: u32, out: u32) -> RgbIm
     )
 }
 
-/// A small copy for analysis (saliency), box-filtered.
-pub fn rgb_small(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let (iw, ih) = img.dimensions();
-    resize_rgb(
-        img,
-        (0, 0, iw, ih),
-        w,
-        h,
-        ResizeAlg::Convolution(FilterType::Box),
-    )
-}
-
 /// A smaller copy for people to look at (thumbnails), with a smooth filter.
 pub fn rgb_small_smooth(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     let (iw, ih) = img.dimensions();
@@ -44,13 +32,6 @@ pub fn rgb_small_smooth(img: &RgbImage, w: u32, h: u32) -> RgbImage {
         h,
         ResizeAlg::Convolution(FilterType::CatmullRom),
     )
-}
-
-/// A small grey copy for the face detector.
-pub fn gray_small(img: &RgbImage, w: u32, h: u32) -> Vec<u8> {
-    let small = rgb_small(img, w, h);
-    let gray: GrayImage = image::DynamicImage::ImageRgb8(small).to_luma8();
-    gray.into_raw()
 }
 
 fn resize_rgb(

@@ -7,5 +7,6 @@ mod util;
 
 mod cli;
 mod crop;
+mod face_pipeline;
 mod process;
 mod upload;
