@@ -18,6 +18,8 @@ if [ "${M365_WITH_BENCH_TOOLS:-0}" = 1 ]; then
   have vipsthumbnail || need+=(libvips-tools)
   have djpeg || need+=(libjpeg-turbo-progs)
   [ -x /usr/bin/time ] || need+=(time)
+  have bc || need+=(bc)
+  have python3 || need+=(python3)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

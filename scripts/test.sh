@@ -3,7 +3,7 @@
 # use, and runs every test (unit and integration, against the real emulator process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-M365_WITH_BROWSER=1 scripts/setup.sh
+scripts/setup.sh
 if [ -x scripts/fetch-test-faces.sh ]; then
   scripts/fetch-test-faces.sh || echo "test: could not fetch face photos; the face tests will say they skipped" >&2
 fi
