@@ -173,7 +173,7 @@ fn make(
             if thumbs {
                 row.thumbs = Some(Thumbs {
                     source: photo.source_thumb.clone(),
-                    output: Some(photo.jpeg.clone()),
+                    output: photo.output_thumb.clone(),
                 });
             }
             Made::Ready(Ready {

@@ -49,7 +49,7 @@ pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> 
             user_column: "userPrincipalName".into(),
         },
         report: Some(out_dir.join("report.csv")),
-        html: None,
+        html: Some(out_dir.join("report.html")),
         ..Options::default()
     };
     let graph = GraphOptions {

@@ -38,6 +38,19 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
                         row.detail = e.to_string();
                     }
                 }
+                if opts.html.is_some() && row.status != Some(Status::InvalidImage) {
+                    // Only the page needs pixels; a cheap reduced-scale decode.
+                    let thumb = process::source_thumbnail(
+                        &m.file.path,
+                        &m.file.format,
+                        super::process::SOURCE_THUMB_PX,
+                        &opts.image,
+                    );
+                    row.thumbs = thumb.ok().map(|source| crate::report::Thumbs {
+                        source: Some(source),
+                        output: None,
+                    });
+                }
                 bar.inc(1);
                 row
             })
@@ -51,7 +64,7 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
     for line in report.summary_lines() {
         out.result(&line);
     }
-    if let Some(path) = &opts.report {
+    for path in opts.report.iter().chain(opts.html.iter()) {
         out.result(&format!("report: {}", path.display()));
     }
     Ok(report.exit_code())

@@ -162,6 +162,10 @@ pub fn write_reports(opts: &Options, report: &crate::report::Report) -> anyhow::
         crate::report::write_file(path, exporter.as_ref(), report)
             .with_context(|| format!("writing report {}", path.display()))?;
     }
+    if let Some(path) = &opts.html {
+        crate::report::write_file(path, &crate::report::HtmlExporter, report)
+            .with_context(|| format!("writing page {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -53,7 +53,7 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
         out.result(&line);
     }
     out.result(&format!("photos: {}", out_dir.display()));
-    if let Some(path) = &opts.report {
+    for path in opts.report.iter().chain(opts.html.iter()) {
         out.result(&format!("report: {}", path.display()));
     }
     Ok(report.exit_code())
@@ -78,8 +78,8 @@ fn process_one(m: &MatchedPhoto, opts: &Options, out_dir: &Path, want_thumbs: bo
             }
             if want_thumbs {
                 row.thumbs = Some(Thumbs {
-                    source: photo.source_thumb,
-                    output: Some(photo.jpeg),
+                    source: photo.source_thumb.clone(),
+                    output: photo.output_thumb.clone(),
                 });
             }
         }
@@ -138,6 +138,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
+        .and_then(|()| crate::report::make_readable(tmp.as_file()))
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     tmp.persist(path)

@@ -42,7 +42,7 @@ pub fn finish(opts: &Options, report: &Report, out: &Output) -> anyhow::Result<(
     for line in report.summary_lines() {
         out.result(&line);
     }
-    if let Some(path) = &opts.report {
+    for path in opts.report.iter().chain(opts.html.iter()) {
         out.result(&format!("report: {}", path.display()));
     }
     Ok(())

@@ -84,6 +84,8 @@ pub struct ProcessedPhoto {
     pub too_small: bool,
     /// Small JPEG of the whole oriented source, for the HTML page, when asked for.
     pub source_thumb: Option<Vec<u8>>,
+    /// The made square, small, for the same page.
+    pub output_thumb: Option<Vec<u8>>,
 }
 
 /// Why one photo could not be made; reported on its row, never fatal to the batch.
@@ -233,9 +235,12 @@ pub fn process(
     let side = if too_small { placement.side } else { opts.size };
     let square = resize::crop_resize(&rgb, placement.x, placement.y, placement.side, side);
     let encoded = encode::encode_within(&square, opts.quality, opts.min_quality, opts.max_bytes)?;
-    let source_thumb = match source_thumb {
-        Some(n) => Some(thumbnail_of(&rgb, n)?),
-        None => None,
+    let (source_thumb, output_thumb) = match source_thumb {
+        Some(n) => (
+            Some(thumbnail_of(&rgb, n)?),
+            Some(thumbnail_of(&square, n)?),
+        ),
+        None => (None, None),
     };
     // The decode may have been at reduced scale: report the crop in source pixels.
     let scale = source.width as f32 / rgb.width().max(1) as f32;
@@ -250,6 +255,7 @@ pub fn process(
         crop_rect,
         too_small,
         source_thumb,
+        output_thumb,
     })
 }
 

@@ -2,6 +2,7 @@
 //! one exporter per format behind [`Exporter`].
 
 mod csv;
+mod html;
 mod json;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use self::csv::CsvExporter;
+pub use self::html::HtmlExporter;
 pub use self::json::JsonExporter;
 
 /// What happened to one photo file or one CSV user: short, stable words.
@@ -226,6 +228,7 @@ pub fn exporter_for(path: &Path) -> Option<Box<dyn Exporter>> {
     {
         Some("csv") => Some(Box::new(CsvExporter)),
         Some("json") => Some(Box::new(JsonExporter)),
+        Some("html" | "htm") => Some(Box::new(HtmlExporter)),
         _ => None,
     }
 }
@@ -244,7 +247,20 @@ pub fn write_file(path: &Path, exporter: &dyn Exporter, report: &Report) -> std:
         exporter.write(report, &mut w)?;
         w.flush()?;
     }
+    make_readable(tmp.as_file())?;
     tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Temporary files are created private (0600); a finished report or photo is an ordinary
+/// file that colleagues and other tools may read.
+pub fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    let _ = file;
     Ok(())
 }
 

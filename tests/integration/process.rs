@@ -363,3 +363,47 @@ fn samples_plan_reports_every_kind_of_problem() {
     let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1);
 }
+
+#[test]
+fn html_page_is_self_contained_and_escapes_names() {
+    let dir = tempdir();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    let evil = "<img src=x onerror=alert(1)>";
+    for name in [evil, "plain"] {
+        image::RgbImage::from_fn(700, 900, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        })
+        .save_with_format(photos.join(format!("{name}.jpg")), image::ImageFormat::Jpeg)
+        .unwrap();
+    }
+    let users = dir.path().join("users.csv");
+    fs::write(
+        &users,
+        format!("userPrincipalName\n\"{evil}\"\nplain\nnobody\n"),
+    )
+    .unwrap();
+    let page = dir.path().join("sheet.html");
+    Cmd::new(&["process", "--photos"])
+        .arg(&photos)
+        .arg("--users")
+        .arg(&users)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--html")
+        .arg(&page)
+        .run()
+        .expect_code(0);
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(!html.contains(evil), "file names must be escaped");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert_eq!(html.matches("<section class=\"card").count(), 3);
+    assert_eq!(
+        html.matches("data:image/jpeg;base64,").count(),
+        4,
+        "source and square for each photo"
+    );
+    assert!(!html.contains("src=\"http"), "no external assets");
+    // Thumbnails, not the upload bytes: a card costs a few kilobytes.
+    assert!(html.len() < 60_000, "page is {} bytes", html.len());
+}
