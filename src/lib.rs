@@ -9,6 +9,7 @@
 //! database and [`cli`] turns arguments into [`options::Options`].
 
 pub mod cli;
+
 pub mod commands;
 pub mod discover;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod options;
 pub mod output;
 pub mod process;
 pub mod report;
+pub mod tenant;
 
 /// Runs the command line and returns the process exit code (0, 1 or 2).
 pub fn run() -> i32 {
