@@ -99,6 +99,8 @@ def main():
     portrait(1000, 1400, 0.5, 0.3, 0.28, 5).save(os.path.join(OUT, "scans", "10436.png"))
     # Too small for 648 px: processed at its own size and flagged.
     save_jpeg(portrait(400, 520, 0.5, 0.35, 0.3, 6), "10437.jpg")
+    # Someone in the HR export who has left the tenant: Graph does not know them.
+    save_jpeg(portrait(1000, 1300, 0.5, 0.3, 0.28, 8), "10440.jpg")
     # A photo whose name matches nobody in the CSV.
     save_jpeg(portrait(900, 1200, 0.5, 0.3, 0.3, 7), "99999.jpg")
     # Not a photo at all, but named like one.

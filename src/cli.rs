@@ -34,6 +34,276 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the Microsoft 365 photos into a folder (no network).
     Process(ProcessArgs),
+    /// Process the photos and upload them to Microsoft 365 through Graph.
+    Upload(UploadArgs),
+    /// Run the samples through `upload` against the built-in emulator (no tenant needed).
+    Demo(DemoArgs),
+    /// Serve a local Microsoft Graph emulator (127.0.0.1 only) for rehearsals and tests.
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CloudArg {
+    Global,
+    Usgov,
+    UsgovDod,
+    China,
+}
+
+/// Sign-in and Graph behaviour, shared by every command that talks to Graph. The client
+/// secret is never taken from the command line: AZURE_CLIENT_SECRET or
+/// --client-secret-file.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Directory (tenant) id or domain [env: AZURE_TENANT_ID].
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
+    /// Application (client) id of the app registration [env: AZURE_CLIENT_ID].
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Certificate for sign-in: PEM with certificate and key, or PFX (password in
+    /// AZURE_CLIENT_CERTIFICATE_PASSWORD) [env: AZURE_CLIENT_CERTIFICATE_PATH].
+    #[arg(long, value_name = "PATH")]
+    pub certificate: Option<PathBuf>,
+    /// File holding the client secret (else AZURE_CLIENT_SECRET).
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Microsoft cloud: picks the Graph and sign-in hosts.
+    #[arg(long, value_enum, default_value = "global")]
+    pub cloud: CloudArg,
+    /// Graph root without version (overrides --cloud), e.g. https://graph.microsoft.com.
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// Sign-in authority host (overrides --cloud), e.g. https://login.microsoftonline.com.
+    #[arg(long, value_name = "URL")]
+    pub login_url: Option<String>,
+    /// Most Graph requests in flight at once (adapts down on throttling).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Graph requests per second; without it the limit is found by probing.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Tries per request on transient failures (503/504, timeouts, resets).
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub max_attempts: u32,
+    /// Seconds before one request is abandoned and retried.
+    #[arg(long, value_name = "S", default_value_t = 120)]
+    pub timeout: u64,
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl GraphArgs {
+    pub fn to_options(&self) -> Result<crate::graph::GraphOptions, ConfigError> {
+        use crate::graph::{Cloud, Credential, GraphOptions, Secret};
+        let tenant = self
+            .tenant
+            .clone()
+            .or_else(|| env_nonempty("AZURE_TENANT_ID"))
+            .ok_or(ConfigError::Invalid {
+                flag: "--tenant",
+                reason: "no tenant: pass --tenant or set AZURE_TENANT_ID".into(),
+            })?;
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| env_nonempty("AZURE_CLIENT_ID"))
+            .ok_or(ConfigError::Invalid {
+                flag: "--client-id",
+                reason: "no app: pass --client-id or set AZURE_CLIENT_ID".into(),
+            })?;
+        let certificate = self
+            .certificate
+            .clone()
+            .or_else(|| env_nonempty("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from));
+        let credential = if let Some(path) = certificate {
+            Credential::Certificate {
+                path,
+                password: env_nonempty("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+            }
+        } else if let Some(file) = &self.client_secret_file {
+            let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Invalid {
+                flag: "--client-secret-file",
+                reason: format!("{}: {e}", file.display()),
+            })?;
+            let secret = text.trim().to_string();
+            if secret.is_empty() {
+                return Err(ConfigError::Invalid {
+                    flag: "--client-secret-file",
+                    reason: format!("{} is empty", file.display()),
+                });
+            }
+            Credential::Secret(Secret::new(secret))
+        } else if let Some(secret) = env_nonempty("AZURE_CLIENT_SECRET") {
+            Credential::Secret(Secret::new(secret))
+        } else {
+            return Err(ConfigError::Invalid {
+                flag: "--certificate",
+                reason: "no credential: pass --certificate (or AZURE_CLIENT_CERTIFICATE_PATH), --client-secret-file, or set AZURE_CLIENT_SECRET".into(),
+            });
+        };
+        let cloud = match self.cloud {
+            CloudArg::Global => Cloud::Global,
+            CloudArg::Usgov => Cloud::UsGov,
+            CloudArg::UsgovDod => Cloud::UsGovDod,
+            CloudArg::China => Cloud::China,
+        };
+        let (graph, login) = cloud.hosts();
+        let check_url = |flag: &'static str, url: String| {
+            if url.starts_with("https://")
+                || url.starts_with("http://127.0.0.1")
+                || url.starts_with("http://localhost")
+            {
+                Ok(url.trim_end_matches('/').to_string())
+            } else {
+                Err(ConfigError::Invalid {
+                    flag,
+                    reason: format!("{url}: use https:// (plain http only for a local emulator)"),
+                })
+            }
+        };
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return Err(ConfigError::Invalid {
+                flag: "--concurrency",
+                reason: "must be 1-256".into(),
+            });
+        }
+        if let Some(r) = self.rate
+            && !(r > 0.0 && r <= 10_000.0)
+        {
+            return Err(ConfigError::Invalid {
+                flag: "--rate",
+                reason: format!("{r} must be above 0 and at most 10000"),
+            });
+        }
+        if self.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                flag: "--max-attempts",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(GraphOptions {
+            tenant,
+            client_id,
+            credential,
+            graph_url: check_url(
+                "--graph-url",
+                self.graph_url.clone().unwrap_or_else(|| graph.into()),
+            )?,
+            login_url: check_url(
+                "--login-url",
+                self.login_url.clone().unwrap_or_else(|| login.into()),
+            )?,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            max_attempts: self.max_attempts,
+            timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// Sign in and resolve every user, but upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder with the sample photos, users.csv and tenant-users.csv.
+    #[arg(long, value_name = "DIR", default_value = "samples")]
+    pub samples: PathBuf,
+    /// Where the report, page and uploaded photos go.
+    #[arg(long, value_name = "DIR", default_value = "m365-photos-demo")]
+    pub out: PathBuf,
+}
+
+/// The Graph emulator's behaviour.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the first line printed says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Tenant users: CSV with userPrincipalName and optionally id, mail, employeeId,
+    /// mailbox (exchange|none|onprem).
+    #[arg(long, value_name = "FILE.csv")]
+    pub users: Option<PathBuf>,
+    /// Also make N users user00001@contoso.test... (employeeId 100001...).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub generate_users: usize,
+    /// Graph requests per second before answering 429 (token bucket).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Token bucket size (default: one second of --rate).
+    #[arg(long, value_name = "B")]
+    pub burst: Option<f64>,
+    /// More requests than this in flight at once get 429.
+    #[arg(long, value_name = "C")]
+    pub max_concurrent: Option<usize>,
+    /// Seconds announced in Retry-After.
+    #[arg(long, value_name = "S", default_value_t = 2)]
+    pub retry_after: u64,
+    /// Share of Graph requests answered 503/504 (0-1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Access token lifetime in seconds.
+    #[arg(long, value_name = "S", default_value_t = 3599)]
+    pub token_lifetime: u64,
+    /// Server time per photo write, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub write_latency_ms: u64,
+    /// Also save every received photo here as <upn>.jpg.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Initial photoUpdateSettings source (cloud or onPremises).
+    #[arg(long, default_value = "cloud")]
+    pub photo_source: String,
+    /// Seed for the fault dice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl EmulatorArgs {
+    pub fn to_config(&self) -> anyhow::Result<crate::emulator::EmulatorConfig> {
+        use crate::emulator::{EmulatorConfig, EmulatorUser};
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(ConfigError::Invalid {
+                flag: "--fail-rate",
+                reason: format!("{} is not between 0 and 1", self.fail_rate),
+            }
+            .into());
+        }
+        let mut users = match &self.users {
+            Some(path) => EmulatorUser::from_csv(path)?,
+            None => Vec::new(),
+        };
+        users.extend(EmulatorUser::generate(self.generate_users));
+        Ok(EmulatorConfig {
+            port: self.port,
+            users,
+            rate: self.rate,
+            burst: self.burst,
+            max_concurrent: self.max_concurrent,
+            retry_after: self.retry_after,
+            fail_rate: self.fail_rate,
+            token_lifetime: std::time::Duration::from_secs(self.token_lifetime.max(1)),
+            write_latency: std::time::Duration::from_millis(self.write_latency_ms),
+            store: self.store.clone(),
+            client_secret: std::env::var("M365_EMULATOR_SECRET")
+                .unwrap_or_else(|_| crate::emulator::DEFAULT_SECRET.into()),
+            photo_source: self.photo_source.clone(),
+            seed: self.seed,
+        })
+    }
 }
 
 /// Where the photos and users are and how they are paired.
@@ -221,6 +491,22 @@ pub fn run() -> i32 {
             .to_options(&args.image, Some(args.out.clone()))
             .map_err(anyhow::Error::from)
             .and_then(|opts| commands::process::run(&opts, &out)),
+        Command::Upload(args) => args
+            .input
+            .to_options(&args.image, None)
+            .and_then(|opts| Ok((opts, args.graph.to_options()?)))
+            .map_err(anyhow::Error::from)
+            .and_then(|(opts, graph)| {
+                let upload = crate::upload::UploadOptions {
+                    dry_run: args.dry_run,
+                };
+                commands::upload::run(&opts, &upload, graph, &out)
+            }),
+        Command::Demo(args) => commands::demo::run(&args.samples, &args.out, &out),
+        Command::Emulator(args) => args
+            .to_config()
+            .and_then(crate::emulator::run_foreground)
+            .map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,

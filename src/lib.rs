@@ -9,16 +9,18 @@
 //! database and [`cli`] turns arguments into [`options::Options`].
 
 pub mod cli;
-
 pub mod commands;
 pub mod discover;
+pub mod emulator;
 pub mod error;
+pub mod graph;
 pub mod matching;
 pub mod options;
 pub mod output;
 pub mod process;
 pub mod report;
 pub mod tenant;
+pub mod upload;
 
 /// Runs the command line and returns the process exit code (0, 1 or 2).
 pub fn run() -> i32 {

@@ -51,6 +51,17 @@ impl Output {
         bar
     }
 
+    /// A spinner for a step of unknown length (hidden unless progress is shown).
+    pub fn spinner(&self, what: &str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
     /// A result line, on stdout (suppressed by nothing: it is what the user asked for).
     pub fn result(&self, line: &str) {
         println!("{line}");

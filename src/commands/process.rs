@@ -102,6 +102,8 @@ pub fn fill_processed(row: &mut Row, photo: &ProcessedPhoto, size: u32) {
     row.source_height = Some(photo.source.height);
     row.output_bytes = Some(photo.jpeg.len() as u64);
     row.output_side = Some(photo.side);
+    let (x, y, side) = photo.crop_rect;
+    row.crop = Some(format!("{x},{y},{side}"));
     row.quality = Some(photo.quality);
     match photo.crop {
         CropNote::NoFace => {

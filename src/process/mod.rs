@@ -2,9 +2,19 @@
 //! orientation, convert to sRGB, crop square around the face, resize, encode under the
 //! byte budget.
 
+mod color;
+mod crop;
+mod decode;
+mod encode;
+mod face;
 pub mod format;
+mod resize;
+mod saliency;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub use crop::{Placement, place_square};
 
 use crate::options::ImageOptions;
 use format::SourceFormat;
@@ -68,6 +78,8 @@ pub struct ProcessedPhoto {
     pub quality: u8,
     pub source: SourceInfo,
     pub crop: CropNote,
+    /// The square taken from the oriented source, in its full-size pixels: (x, y, side).
+    pub crop_rect: (u32, u32, u32),
     /// The source's short side is below the requested size (output not upscaled).
     pub too_small: bool,
     /// Small JPEG of the whole oriented source, for the HTML page, when asked for.
@@ -113,10 +125,20 @@ pub enum ProcessError {
     Encode(String),
 }
 
-fn not_built(format: &SourceFormat) -> ProcessError {
-    ProcessError::Unsupported {
-        format: format.name().to_string(),
+fn io_error(path: &Path, source: std::io::Error) -> ProcessError {
+    ProcessError::Io {
+        path: path.to_path_buf(),
+        source,
     }
+}
+
+/// Reads at most `limit` bytes (headers live at the start of a file).
+fn read_head(path: &Path, limit: u64) -> Result<Vec<u8>, ProcessError> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit).read_to_end(&mut buf))
+        .map_err(|e| io_error(path, e))?;
+    Ok(buf)
 }
 
 /// Reads only what is needed to know a source's oriented size (no pixel decode).
@@ -125,8 +147,76 @@ pub fn probe(
     format: &SourceFormat,
     opts: &ImageOptions,
 ) -> Result<SourceInfo, ProcessError> {
-    let _ = (path, opts);
-    Err(not_built(format))
+    let (width, height, orientation) = match format {
+        SourceFormat::Jpeg => {
+            // The header is near the start unless a large EXIF thumbnail comes first.
+            let head = read_head(path, 256 * 1024)?;
+            match decode::jpeg_dims(&head) {
+                Ok(dims) => dims,
+                Err(_) => decode::jpeg_dims(&std::fs::read(path).map_err(|e| io_error(path, e))?)?,
+            }
+        }
+        SourceFormat::Heif => heif_dims(path)?,
+        f if f.is_image() => {
+            let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+            decode::generic_dims(&bytes, format, opts.max_pixels)?
+        }
+        other => return Err(decode::unusable(other)),
+    };
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > opts.max_pixels {
+        return Err(ProcessError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            limit: opts.max_pixels,
+        });
+    }
+    Ok(SourceInfo {
+        format: format.clone(),
+        width,
+        height,
+        orientation,
+    })
+}
+
+#[cfg(feature = "heic")]
+fn heif_dims(path: &Path) -> Result<(u32, u32, u8), ProcessError> {
+    heic::probe(path).map(|(w, h)| (w, h, 1))
+}
+
+#[cfg(not(feature = "heic"))]
+fn heif_dims(_path: &Path) -> Result<(u32, u32, u8), ProcessError> {
+    Err(ProcessError::Unsupported {
+        format: "HEIC (support not built in)".into(),
+    })
+}
+
+/// Decodes a source (at reduced scale where possible), oriented and in 8-bit sRGB.
+fn load(
+    path: &Path,
+    format: &SourceFormat,
+    opts: &ImageOptions,
+    target_short: u32,
+) -> Result<(image::RgbImage, SourceInfo), ProcessError> {
+    if !format.is_image() {
+        return Err(decode::unusable(format));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let decoded = decode::decode(path, &bytes, format, opts.max_pixels, target_short)?;
+    drop(bytes);
+    let info = SourceInfo {
+        format: format.clone(),
+        width: decoded.full_width,
+        height: decoded.full_height,
+        orientation: decoded.orientation,
+    };
+    let mut image = decoded.image;
+    if let Some(o) = image::metadata::Orientation::from_exif(decoded.orientation) {
+        // Where a photo is turned the right way up (all eight EXIF orientations).
+        image.apply_orientation(o);
+    }
+    Ok((color::to_srgb8(image, &decoded.color), info))
 }
 
 /// Makes the Microsoft 365 photo for one source file.
@@ -136,6 +226,71 @@ pub fn process(
     opts: &ImageOptions,
     source_thumb: Option<u32>,
 ) -> Result<ProcessedPhoto, ProcessError> {
-    let _ = (path, opts, source_thumb);
-    Err(not_built(format))
+    let (rgb, source) = load(path, format, opts, opts.size)?;
+    let placement = crop::place_square(&rgb, opts.crop);
+    let too_small = source.width.min(source.height) < opts.size;
+    // Never upscale: a small source keeps its own size (it was decoded at full scale).
+    let side = if too_small { placement.side } else { opts.size };
+    let square = resize::crop_resize(&rgb, placement.x, placement.y, placement.side, side);
+    let encoded = encode::encode_within(&square, opts.quality, opts.min_quality, opts.max_bytes)?;
+    let source_thumb = match source_thumb {
+        Some(n) => Some(thumbnail_of(&rgb, n)?),
+        None => None,
+    };
+    // The decode may have been at reduced scale: report the crop in source pixels.
+    let scale = source.width as f32 / rgb.width().max(1) as f32;
+    let full = |v: u32| (v as f32 * scale).round() as u32;
+    let crop_rect = (full(placement.x), full(placement.y), full(placement.side));
+    Ok(ProcessedPhoto {
+        jpeg: encoded.jpeg,
+        side,
+        quality: encoded.quality,
+        source,
+        crop: placement.note,
+        crop_rect,
+        too_small,
+        source_thumb,
+    })
+}
+
+/// A small JPEG of the whole oriented source (long side `max_side`), for the HTML page.
+pub fn source_thumbnail(
+    path: &Path,
+    format: &SourceFormat,
+    max_side: u32,
+    opts: &ImageOptions,
+) -> Result<Vec<u8>, ProcessError> {
+    let (rgb, _) = load(path, format, opts, max_side)?;
+    thumbnail_of(&rgb, max_side)
+}
+
+/// Scales `rgb` so its long side is `max_side` (never up) and encodes it for a page.
+pub fn thumbnail_of(rgb: &image::RgbImage, max_side: u32) -> Result<Vec<u8>, ProcessError> {
+    let (w, h) = rgb.dimensions();
+    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+    let (tw, th) = (
+        ((w as f32 * scale).round() as u32).max(1),
+        ((h as f32 * scale).round() as u32).max(1),
+    );
+    let small = resize::rgb_small_smooth(rgb, tw, th);
+    encode::encode(&small, 75)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// The marker bytes of a JPEG's segments up to the scan.
+    pub fn markers(jpeg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 2;
+        while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+            let m = jpeg[i + 1];
+            out.push(m);
+            if m == 0xDA {
+                break;
+            }
+            let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+            i += 2 + len;
+        }
+        out
+    }
 }

@@ -141,6 +141,8 @@ pub struct Row {
     pub output_file: Option<String>,
     pub output_bytes: Option<u64>,
     pub output_side: Option<u32>,
+    /// Square taken from the oriented source, `x,y,side` in source pixels.
+    pub crop: Option<String>,
     pub quality: Option<u8>,
     /// Graph requests made for this item (upload and tenant commands).
     pub attempts: Option<u32>,

@@ -1,6 +1,12 @@
 //! Integration tests: the real `m365-photos` binary, driven from the outside (one test
 //! binary, as ripgrep does; helpers in `util`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod util;
 
 mod cli;
+mod crop;
+mod face_pipeline;
+mod process;
+mod upload;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian (or Ubuntu) machine lacks to build and test m365-photos:
+# cmake + nasm build libjpeg-turbo 3 and libheif from source, libde265 decodes HEIC,
+# chromium renders the HTML page in the tests. Rust itself comes from rustup.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cc || need+=(build-essential)
+have cmake || need+=(cmake)
+have nasm || need+=(nasm)
+have pkg-config || need+=(pkg-config)
+pkg-config --exists libde265 2>/dev/null || need+=(libde265-dev)
+if [ "${M365_WITH_BROWSER:-0}" = 1 ]; then
+  have chromium || need+=(chromium)
+fi
+if [ "${M365_WITH_BENCH_TOOLS:-0}" = 1 ]; then
+  have vipsthumbnail || need+=(libvips-tools)
+  have djpeg || need+=(libjpeg-turbo-progs)
+  [ -x /usr/bin/time ] || need+=(time)
+  have bc || need+=(bc)
+  have python3 || need+=(python3)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! have cargo; then
+  echo "setup: cargo not found: install Rust 1.88 or newer with rustup (https://rustup.rs)" >&2
+  exit 1
+fi

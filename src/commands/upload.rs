@@ -1,0 +1,49 @@
+//! `upload`: the main job — process every matched photo and put it on its user.
+
+use std::sync::Arc;
+
+use crate::graph::{GraphClient, GraphOptions};
+use crate::options::Options;
+use crate::output::Output;
+use crate::report::Report;
+use crate::upload::{self, UploadOptions};
+
+use super::prepare;
+
+pub fn run(
+    opts: &Options,
+    upload_opts: &UploadOptions,
+    graph: GraphOptions,
+    out: &Output,
+) -> anyhow::Result<i32> {
+    let report = run_report(opts, upload_opts, graph, out)?;
+    finish(opts, &report, out)?;
+    Ok(report.exit_code())
+}
+
+/// Runs the upload on its own runtime and returns the report (the demo uses this too).
+pub fn run_report(
+    opts: &Options,
+    upload_opts: &UploadOptions,
+    graph: GraphOptions,
+    out: &Output,
+) -> anyhow::Result<Report> {
+    let client = Arc::new(GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(upload::run(opts, upload_opts, client, out))
+}
+
+/// Writes the report files and prints the summary.
+pub fn finish(opts: &Options, report: &Report, out: &Output) -> anyhow::Result<()> {
+    prepare::write_reports(opts, report)?;
+    for line in report.summary_lines() {
+        out.result(&line);
+    }
+    if let Some(path) = &opts.report {
+        out.result(&format!("report: {}", path.display()));
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! A local stand-in for Microsoft Graph and its sign-in endpoint, with Graph's documented
+//! behaviour (throttling with Retry-After, transient faults, expiring tokens, size limits,
+//! error bodies), for rehearsals, the demo and the tests.
+
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use state::{Emu, graph_error};
+pub use state::{EmulatorUser, Mailbox, Stats};
+
+/// How the emulator behaves. `Default` is a well-behaved, unthrottled Graph.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub users: Vec<EmulatorUser>,
+    /// Graph requests per second before 429s (token bucket); `None` = unlimited.
+    pub rate: Option<f64>,
+    /// Bucket size; defaults to one second's worth of `rate`.
+    pub burst: Option<f64>,
+    /// More requests than this in flight at once get 429.
+    pub max_concurrent: Option<usize>,
+    /// Seconds announced in `Retry-After` on 429.
+    pub retry_after: u64,
+    /// Share of Graph requests answered 503/504 (0.0-1.0).
+    pub fail_rate: f64,
+    pub token_lifetime: Duration,
+    /// Server time spent on each photo write.
+    pub write_latency: Duration,
+    /// Also write each received photo to this folder as `<upn>.jpg`.
+    pub store: Option<PathBuf>,
+    /// The client secret the token endpoint accepts.
+    pub client_secret: String,
+    /// Initial `photoUpdateSettings.source`.
+    pub photo_source: String,
+    pub seed: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            port: 0,
+            users: Vec::new(),
+            rate: None,
+            burst: None,
+            max_concurrent: None,
+            retry_after: 2,
+            fail_rate: 0.0,
+            token_lifetime: Duration::from_secs(3599),
+            write_latency: Duration::ZERO,
+            store: None,
+            client_secret: DEFAULT_SECRET.into(),
+            photo_source: "cloud".into(),
+            seed: 42,
+        }
+    }
+}
+
+/// The secret the emulator accepts unless told otherwise. Not a real credential.
+pub const DEFAULT_SECRET: &str = "emulator-secret";
+
+/// Binds 127.0.0.1 (never another interface) and serves until the future is dropped.
+pub async fn bind(config: EmulatorConfig) -> std::io::Result<(SocketAddr, Arc<Emu>, Router)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let addr = listener.local_addr()?;
+    let emu = Arc::new(Emu::new(config, addr)?);
+    let app = Router::new().fallback(handle).with_state(emu.clone());
+    let app2 = app.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app2).await;
+    });
+    Ok((addr, emu, app))
+}
+
+/// An emulator running on its own thread and runtime (for `demo` and benchmarks).
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    emu: Arc<Emu>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`: the Graph root and the sign-in authority at once.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.emu.stats()
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Starts the emulator on a thread of its own.
+pub fn spawn(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (addr, emu, _) = runtime.block_on(bind(config))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        runtime.block_on(async {
+            let _ = stop_rx.await;
+        });
+    });
+    Ok(RunningEmulator {
+        addr,
+        emu,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+/// Runs the `emulator` command: serve until Ctrl-C or SIGTERM, then print the stats.
+pub fn run_foreground(config: EmulatorConfig) -> anyhow::Result<()> {
+    use std::io::Write;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let (addr, emu, _) = bind(config).await?;
+        println!("emulator listening on http://{addr}");
+        println!(
+            "  sign in with --graph-url http://{addr} --login-url http://{addr} and client secret from AZURE_CLIENT_SECRET"
+        );
+        println!("  stats: http://{addr}/_emulator/stats  users: http://{addr}/_emulator/users");
+        let _ = std::io::stdout().flush();
+        shutdown_signal().await;
+        println!("{}", serde_json::to_string_pretty(&emu.stats())?);
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Every request comes here: the admin pages, the token endpoint, or Graph.
+async fn handle(
+    State(emu): State<Arc<Emu>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+    if let Some(rest) = path.strip_prefix("/_emulator/") {
+        return emu.admin(rest);
+    }
+    if method == Method::POST && path.ends_with("/oauth2/v2.0/token") {
+        return emu.token(&path, &body);
+    }
+    let (version, rest) = if let Some(r) = path.strip_prefix("/v1.0/") {
+        ("v1.0", r)
+    } else if let Some(r) = path.strip_prefix("/beta/") {
+        ("beta", r)
+    } else {
+        return graph_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.")
+            .into_response();
+    };
+    emu.graph(version, &method, rest, &query, &headers, body)
+        .await
+}
