@@ -63,6 +63,15 @@ impl Saved {
         matches!(self.status, Status::BackedUp | Status::NoTenantPhoto)
     }
 
+    /// A remark for the row of the upload that follows the backup.
+    pub fn note(&self) -> Option<String> {
+        match self.status {
+            Status::BackedUp => Some(format!("previous photo backed up as {}", self.entry.file)),
+            Status::NoTenantPhoto => Some("no previous photo to back up".into()),
+            _ => None,
+        }
+    }
+
     /// The report row for this backup.
     pub fn row(&self) -> Row {
         let f = self.failure.as_ref();
@@ -292,6 +301,30 @@ impl BackupDir {
             .serialize(entry)
             .map_err(std::io::Error::other)?;
         inner.manifest.flush()
+    }
+}
+
+/// The upload stage's hook before each PUT: saves the user's current photo (by object
+/// id). `Err` says why the photo must not be replaced (no copy could be made).
+pub async fn before_replace(
+    dir: &BackupDir,
+    client: &std::sync::Arc<crate::graph::GraphClient>,
+    user: &str,
+    user_id: &str,
+) -> Result<Saved, String> {
+    let graph = super::client::GraphTenant::new(std::sync::Arc::clone(client), 1);
+    let target = TenantUser {
+        id: user_id.to_string(),
+        upn: String::new(),
+    };
+    let saved = dir.save(&graph, user, Some(&target), false).await;
+    if saved.safe_to_replace() {
+        Ok(saved)
+    } else {
+        Err(format!(
+            "not uploaded: the current photo could not be backed up first ({})",
+            saved.entry.detail
+        ))
     }
 }
 

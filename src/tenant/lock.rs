@@ -218,7 +218,10 @@ impl LockError {
 }
 
 fn permission_text(step: &str, f: &GraphFailure) -> String {
-    let mut s = format!("{step} photo update settings failed: {}", f.detail());
+    let mut s = format!(
+        "{step} photo update settings (Graph beta endpoint /{SETTINGS_PATH}) failed: {}",
+        f.detail()
+    );
     if matches!(f.http_status, Some(401) | Some(403)) {
         s.push_str(&format!(
             " -- the app needs the Microsoft Graph application permission {PERMISSION} (reading alone: {READ_PERMISSION}) with admin consent"

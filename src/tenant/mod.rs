@@ -2,6 +2,7 @@
 //! removing and restoring users' current photos.
 
 pub mod backup;
+pub mod client;
 pub mod graph;
 pub mod lock;
 pub mod owa;
