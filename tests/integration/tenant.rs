@@ -42,12 +42,8 @@ fn no_violations(emu: &Emulator) {
 /// The run must actually have met throttling or faults, or it proves nothing.
 fn was_hostile(emu: &Emulator) {
     let stats = emu.admin_json("/_emulator/stats");
-    let throttled = stats["throttled"].as_u64().unwrap_or(0);
-    let by_status = stats.to_string();
-    assert!(
-        throttled > 0 || by_status.contains("\"503\"") || by_status.contains("\"504\""),
-        "no throttling or faults seen: {stats}"
-    );
+    let met = stats["throttled"].as_u64().unwrap() + stats["faults"].as_u64().unwrap();
+    assert!(met > 0, "no throttling or faults seen: {stats}");
 }
 
 #[test]
