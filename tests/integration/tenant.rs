@@ -345,3 +345,37 @@ fn remove_backs_up_first_and_dry_run_changes_nothing() {
     assert_eq!(stored(&emu), original);
     no_violations(&emu);
 }
+
+#[test]
+fn upload_lock_does_not_lock_after_a_failed_upload() {
+    let t = tenant();
+    let tenant_csv = t.tenant_csv.to_str().unwrap().to_string();
+    let emu = Emulator::start(&["--users", tenant_csv.as_str()]);
+    let photos = t.dir.path().join("p");
+    fs::create_dir_all(&photos).unwrap();
+    photo(&photos.join("a@contoso.test.jpg"), 1);
+    photo(&photos.join("ghost@contoso.test.jpg"), 2);
+    let report = t.dir.path().join("up.csv");
+    let run = graph(&emu, &["upload", "--crop", "centre", "--lock"])
+        .arg("--photos")
+        .arg(&photos)
+        .arg("--users")
+        .arg(&t.users_csv)
+        .arg("--report")
+        .arg(&report)
+        .run()
+        .expect_code(1);
+    assert!(run.stdout().contains("NOT locked"), "{}", run.stdout());
+    let rows = read_csv_report(&report);
+    assert!(rows.iter().any(|r| r["detail"].contains("NOT locked")));
+    assert_eq!(status_json(&emu)["locked"], false);
+    // The default backup folder sits beside the report and lists a (who had no photo).
+    let backup = fs::read_dir(t.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("photo-backup-"))
+        .expect("a time-stamped backup folder beside the report");
+    let manifest = read_csv_report(&backup.path().join("manifest.csv"));
+    assert_eq!(manifest.len(), 1, "{manifest:#?}");
+    assert_eq!(manifest[0]["status"], "no-tenant-photo");
+}
