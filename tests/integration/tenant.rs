@@ -379,3 +379,30 @@ fn upload_lock_does_not_lock_after_a_failed_upload() {
     assert_eq!(manifest.len(), 1, "{manifest:#?}");
     assert_eq!(manifest[0]["status"], "no-tenant-photo");
 }
+
+#[test]
+fn backup_all_pages_through_every_user() {
+    let dir = tempdir();
+    let emu = Emulator::start(&["--generate-users", "1005", "--fail-rate", "0.05"]);
+    let out = dir.path().join("all");
+    let report = dir.path().join("all.csv");
+    graph(
+        &emu,
+        &["backup", "--all", "--concurrency", "16", "--rate", "400"],
+    )
+    .arg("--out")
+    .arg(&out)
+    .arg("--report")
+    .arg(&report)
+    .run()
+    .expect_code(0);
+    let rows = read_csv_report(&report);
+    assert_eq!(rows.len(), 1005);
+    assert!(
+        rows.iter().all(|r| r["status"] == "no-tenant-photo"),
+        "{:?}",
+        rows[0]
+    );
+    assert_eq!(read_csv_report(&out.join("manifest.csv")).len(), 1005);
+    no_violations(&emu);
+}
