@@ -226,6 +226,14 @@ pub fn after_upload(
         false,
         out,
     )) {
+        Ok(code) if code != exit::OK => {
+            report.rows.push(Row {
+                status: Some(Status::Failed),
+                detail: "photos uploaded, but photo changes were not locked (the tenant's photo source is onPremises, or the setting did not read back as asked): see `m365-photos lock-status`".into(),
+                ..Row::default()
+            });
+            Ok(code)
+        }
         Ok(code) => Ok(code),
         Err(e) => {
             let why = format!("photos uploaded, but locking failed: {e:#}");
