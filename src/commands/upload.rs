@@ -26,6 +26,13 @@ pub fn run(
         _ => crate::error::exit::OK,
     };
     finish(opts, &report, out)?;
+    if let Some(dir) = &upload_opts.backup {
+        out.result(&format!(
+            "previous photos backed up to {} (undo with `m365-photos restore --from {}`)",
+            dir.path().display(),
+            dir.path().display()
+        ));
+    }
     Ok(report.exit_code().max(lock_code))
 }
 
