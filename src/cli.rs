@@ -40,6 +40,18 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve a local Microsoft Graph emulator (127.0.0.1 only) for rehearsals and tests.
     Emulator(EmulatorArgs),
+    /// Stop users changing their own photo: only the given admin roles may (Graph beta).
+    Lock(commands::lock::LockArgs),
+    /// Let every user change their own photo again.
+    Unlock(commands::lock::UnlockArgs),
+    /// Show who may change photos in the tenant.
+    LockStatus(commands::lock::LockStatusArgs),
+    /// Save users' current photos to a folder with a manifest.
+    Backup(commands::backup::BackupArgs),
+    /// Remove users' photos (each one backed up first).
+    Remove(commands::remove::RemoveArgs),
+    /// Put the photos of a backup folder back.
+    Restore(commands::restore::RestoreArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -212,6 +224,8 @@ pub struct UploadArgs {
     pub image: ImageArgs,
     #[command(flatten)]
     pub graph: GraphArgs,
+    #[command(flatten)]
+    pub safety: commands::backup::UploadSafetyArgs,
     /// Sign in and resolve every user, but upload nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -497,8 +511,11 @@ pub fn run() -> i32 {
             .and_then(|opts| Ok((opts, args.graph.to_options()?)))
             .map_err(anyhow::Error::from)
             .and_then(|(opts, graph)| {
+                let (backup, lock) = args.safety.hooks(opts.report.as_deref(), args.dry_run)?;
                 let upload = crate::upload::UploadOptions {
                     dry_run: args.dry_run,
+                    backup,
+                    lock,
                 };
                 commands::upload::run(&opts, &upload, graph, &out)
             }),
@@ -507,6 +524,12 @@ pub fn run() -> i32 {
             .to_config()
             .and_then(crate::emulator::run_foreground)
             .map(|()| exit::OK),
+        Command::Lock(args) => commands::lock::run_lock(args, &out),
+        Command::Unlock(args) => commands::lock::run_unlock(args, &out),
+        Command::LockStatus(args) => commands::lock::run_status(args, &out),
+        Command::Backup(args) => commands::backup::run(args, &out),
+        Command::Remove(args) => commands::remove::run(args, &out),
+        Command::Restore(args) => commands::restore::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@ pub mod options;
 pub mod output;
 pub mod process;
 pub mod report;
+pub mod tenant;
 pub mod upload;
 
 /// Runs the command line and returns the process exit code (0, 1 or 2).

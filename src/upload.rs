@@ -21,6 +21,11 @@ use crate::report::{Report, Row, Status, Thumbs};
 pub struct UploadOptions {
     /// Sign in and resolve users, but write nothing.
     pub dry_run: bool,
+    /// Tenant hook (issue 5): each user's current photo is saved here before it is
+    /// replaced; `None` with `--no-backup`.
+    pub backup: Option<Arc<crate::tenant::backup::BackupDir>>,
+    /// Tenant hook (issue 5): lock photo changes to these roles after a clean upload.
+    pub lock: Option<Vec<crate::tenant::roles::RoleId>>,
 }
 
 /// What a processing worker hands the uploader.
@@ -135,8 +140,9 @@ pub async fn run(
         let rows = Arc::clone(&rows);
         let bar = uploading.clone();
         let dry_run = upload.dry_run;
+        let backup = upload.backup.clone();
         tasks.spawn(async move {
-            let row = send(&client, ready, dry_run).await;
+            let row = send(&client, ready, dry_run, backup.as_deref()).await;
             bar.inc(1);
             push(&rows, row);
             drop(permit);
@@ -196,7 +202,12 @@ fn make(
 }
 
 /// Uploads one photo and turns the outcome into its row.
-async fn send(client: &GraphClient, ready: Ready, dry_run: bool) -> Row {
+async fn send(
+    client: &Arc<GraphClient>,
+    ready: Ready,
+    dry_run: bool,
+    backup: Option<&crate::tenant::backup::BackupDir>,
+) -> Row {
     let Ready {
         mut row,
         user_id,
@@ -211,6 +222,18 @@ async fn send(client: &GraphClient, ready: Ready, dry_run: bool) -> Row {
         row.status = Some(Status::WouldUpload);
         row.detail = remark.unwrap_or_else(|| "would be uploaded (dry run: nothing sent)".into());
         return row;
+    }
+    // Tenant hook (issue 5): nothing that was in the tenant is replaced without a copy.
+    if let Some(dir) = backup {
+        let user = row.user.clone().unwrap_or_else(|| user_id.clone());
+        match crate::tenant::backup::before_replace(dir, client, &user, &user_id).await {
+            Ok(saved) => row.notes.extend(saved.note()),
+            Err(why) => {
+                row.status = Some(Status::Failed);
+                row.detail = why;
+                return row;
+            }
+        }
     }
     match client.put_photo(&user_id, jpeg).await {
         Ok(r) => {

@@ -5,3 +5,8 @@ pub mod plan;
 pub mod prepare;
 pub mod process;
 pub mod upload;
+// Tenant commands (issue 5).
+pub mod backup;
+pub mod lock;
+pub mod remove;
+pub mod restore;

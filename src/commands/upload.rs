@@ -16,9 +16,24 @@ pub fn run(
     graph: GraphOptions,
     out: &Output,
 ) -> anyhow::Result<i32> {
-    let report = run_report(opts, upload_opts, graph, out)?;
+    let lock_graph = upload_opts.lock.as_ref().map(|_| graph.clone());
+    let mut report = run_report(opts, upload_opts, graph, out)?;
+    // Tenant hook (issue 5): `--lock` after the upload phase, only when it went cleanly.
+    let lock_code = match (&upload_opts.lock, lock_graph) {
+        (Some(roles), Some(graph)) => {
+            super::lock::after_upload(&mut report, roles, upload_opts.dry_run, graph, out)?
+        }
+        _ => crate::error::exit::OK,
+    };
     finish(opts, &report, out)?;
-    Ok(report.exit_code())
+    if let Some(dir) = &upload_opts.backup {
+        out.result(&format!(
+            "previous photos backed up to {} (undo with `m365-photos restore --from {}`)",
+            dir.path().display(),
+            dir.path().display()
+        ));
+    }
+    Ok(report.exit_code().max(lock_code))
 }
 
 /// Runs the upload on its own runtime and returns the report (the demo uses this too).

@@ -9,4 +9,5 @@ mod cli;
 mod crop;
 mod face_pipeline;
 mod process;
+mod tenant;
 mod upload;

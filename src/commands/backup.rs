@@ -1,0 +1,256 @@
+//! `backup`: saves users' current photos to a folder with a manifest; also the helpers
+//! the other tenant commands share (runtime, sign-in, reading the users CSV).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::GraphArgs;
+use crate::error::ConfigError;
+use crate::graph::{GraphClient, GraphOptions};
+use crate::matching::UserIndex;
+use crate::options::MatchOptions;
+use crate::output::Output;
+use crate::report::{Report, Row, Status};
+use crate::tenant::backup::BackupDir;
+use crate::tenant::client::GraphTenant;
+use crate::tenant::graph::TenantGraph;
+use crate::tenant::run::{self, Target};
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Users to back up (CSV).
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub users: Option<PathBuf>,
+    /// CSV column naming the user (UPN, object id, mail or employeeId).
+    #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
+    pub user_column: String,
+    /// Every user in the tenant.
+    #[arg(long)]
+    pub all: bool,
+    /// Folder for the photos and manifest.csv (created; an existing manifest is appended to).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write a report: .csv or .json, by extension.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// A two-thread runtime, as `upload` uses.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Builds the one Graph client and signs in, so bad credentials stop before any work.
+pub fn connect(rt: &tokio::runtime::Runtime, graph: GraphOptions) -> anyhow::Result<GraphTenant> {
+    let concurrency = graph.concurrency;
+    let client = Arc::new(GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?);
+    rt.block_on(client.check_sign_in())
+        .map_err(|e| anyhow::anyhow!("signing in failed: {}", e.detail()))?;
+    Ok(GraphTenant::new(client, concurrency))
+}
+
+/// The users of a CSV column, in file order without repeats, plus (line, reason) for
+/// rows that cannot be used.
+pub type UserList = (Vec<(String, u64)>, Vec<(u64, String)>);
+
+pub fn read_user_column(csv: &Path, column: &str) -> Result<UserList, ConfigError> {
+    let index = UserIndex::load(
+        csv,
+        &MatchOptions {
+            match_column: column.to_string(),
+            user_column: column.to_string(),
+        },
+    )?;
+    let mut seen = std::collections::HashSet::new();
+    let users = index
+        .users
+        .iter()
+        .filter(|u| seen.insert(u.user.to_lowercase()))
+        .map(|u| (u.user.clone(), u.line))
+        .collect();
+    let issues = index
+        .issues
+        .iter()
+        .filter(|i| !i.reason.contains("duplicate"))
+        .map(|i| (i.line, i.reason.clone()))
+        .collect();
+    Ok((users, issues))
+}
+
+/// Users from `--users` (looked up once) or the whole tenant; rows for unusable CSV lines.
+pub async fn targets<G: TenantGraph>(
+    graph: &G,
+    users: Option<&Path>,
+    column: &str,
+) -> anyhow::Result<(Vec<Target>, Vec<Row>)> {
+    let Some(csv) = users else {
+        let all = graph
+            .list_users()
+            .await
+            .map_err(|f| anyhow::anyhow!("listing the tenant's users failed: {}", f.detail()))?;
+        let targets = all
+            .into_iter()
+            .map(|u| Target {
+                user: if u.upn.is_empty() {
+                    u.id.clone()
+                } else {
+                    u.upn.clone()
+                },
+                csv_line: None,
+                resolved: Some(u),
+            })
+            .collect();
+        return Ok((targets, Vec::new()));
+    };
+    let (users, issues) = read_user_column(csv, column)?;
+    let rows = issues
+        .into_iter()
+        .map(|(line, reason)| Row {
+            status: Some(Status::BadRow),
+            detail: format!("{}: {reason}", csv.display()),
+            csv_line: Some(line),
+            ..Row::default()
+        })
+        .collect();
+    let refs: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
+    let found = graph
+        .resolve_users(&refs, column)
+        .await
+        .map_err(|f| anyhow::anyhow!("looking up users in the tenant failed: {}", f.detail()))?;
+    let targets = users
+        .into_iter()
+        .zip(found)
+        .map(|((user, line), resolved)| Target {
+            user,
+            csv_line: Some(line),
+            resolved,
+        })
+        .collect();
+    Ok((targets, rows))
+}
+
+/// Writes the report file (when asked), prints the summary, returns the exit code.
+pub fn finish(report: &Report, path: Option<&Path>, out: &Output) -> anyhow::Result<i32> {
+    if let Some(path) = path {
+        let exporter = crate::report::exporter_for(path).ok_or_else(|| ConfigError::Invalid {
+            flag: "--report",
+            reason: format!("{}: use .csv or .json", path.display()),
+        })?;
+        crate::report::write_file(path, exporter.as_ref(), report)
+            .with_context(|| format!("writing report {}", path.display()))?;
+    }
+    for line in report.summary_lines() {
+        out.result(&line);
+    }
+    if let Some(path) = path {
+        out.result(&format!("report: {}", path.display()));
+    }
+    Ok(report.exit_code())
+}
+
+/// Refuses a report name with no known format before any work is done.
+pub fn check_report(path: Option<&Path>) -> Result<(), ConfigError> {
+    match path {
+        Some(p) if crate::report::exporter_for(p).is_none() => Err(ConfigError::Invalid {
+            flag: "--report",
+            reason: format!("{}: use a .csv or .json file name", p.display()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `backup`.
+pub fn run(args: &BackupArgs, out: &Output) -> anyhow::Result<i32> {
+    check_report(args.report.as_deref())?;
+    let graph = args.graph.to_options()?;
+    let dir = Arc::new(BackupDir::create(&args.out)?);
+    let rt = runtime()?;
+    let tenant = Arc::new(connect(&rt, graph)?);
+    let mut report = Report::new("backup");
+    let rows = rt.block_on(async {
+        let (targets, mut rows) =
+            targets(tenant.as_ref(), args.users.as_deref(), &args.user_column).await?;
+        rows.extend(run::backup_all(tenant, Arc::clone(&dir), targets).await);
+        anyhow::Ok(rows)
+    })?;
+    report.rows = rows;
+    out.result(&format!(
+        "backup folder: {} (manifest: {})",
+        dir.path().display(),
+        dir.path().join(crate::tenant::backup::MANIFEST).display()
+    ));
+    finish(&report, args.report.as_deref(), out)
+}
+
+/// `upload`'s safety options (issue 5): backup before replacing, lock afterwards.
+#[derive(Debug, Args)]
+pub struct UploadSafetyArgs {
+    /// Save each user's current photo here before replacing it
+    /// [default: photo-backup-<time> beside the report, else in the current folder].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
+    pub backup_dir: Option<PathBuf>,
+    /// Replace photos without saving the current ones first.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// After a clean upload, lock photo changes to --lock-roles (see `lock`).
+    #[arg(long)]
+    pub lock: bool,
+    /// Roles that may still change photos after --lock [default: global-admin,user-admin].
+    #[arg(long, value_name = "LIST", requires = "lock")]
+    pub lock_roles: Option<String>,
+}
+
+/// The backup folder and lock roles `upload` hooks in.
+pub type UploadHooks = (
+    Option<Arc<BackupDir>>,
+    Option<Vec<crate::tenant::roles::RoleId>>,
+);
+
+impl UploadSafetyArgs {
+    /// Validates the options and creates the backup folder (not for a dry run).
+    pub fn hooks(&self, report: Option<&Path>, dry_run: bool) -> Result<UploadHooks, ConfigError> {
+        use crate::tenant::roles;
+        let lock = if self.lock {
+            Some(match &self.lock_roles {
+                Some(list) => roles::parse_roles(list).map_err(|e| ConfigError::Invalid {
+                    flag: "--lock-roles",
+                    reason: e.to_string(),
+                })?,
+                None => roles::default_roles(),
+            })
+        } else {
+            None
+        };
+        if self.no_backup || dry_run {
+            return Ok((None, lock));
+        }
+        let dir = match &self.backup_dir {
+            Some(d) => d.clone(),
+            None => {
+                let beside = report
+                    .and_then(Path::parent)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                beside.join(crate::tenant::backup::timestamped_name())
+            }
+        };
+        let backup = BackupDir::create(&dir).map_err(|e| ConfigError::Output {
+            path: dir.clone(),
+            reason: format!("cannot make the backup folder (--backup-dir): {e}"),
+        })?;
+        Ok((Some(Arc::new(backup)), lock))
+    }
+}
