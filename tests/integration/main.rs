@@ -7,5 +7,7 @@ mod util;
 
 mod cli;
 mod crop;
+#[cfg(feature = "heic")]
+mod heic;
 mod process;
 mod upload;
