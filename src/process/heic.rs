@@ -95,6 +95,9 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, ProcessError> {
     let mut options = DecodingOptions::new();
     if let Some(opts) = options.as_mut() {
         opts.set_convert_hdr_to_8bit(true);
+        // Without this libheif fills the tiles of a truncated grid image with flat
+        // green and reports success; a half photo must be an error, not an upload.
+        opts.set_strict_decoding(true);
     }
     let lib = LibHeif::new();
     let image = lib
@@ -226,7 +229,8 @@ mod tests {
                     assert_eq!(format, "HEIC");
                     assert!(!reason.is_empty());
                 }
-                other => panic!("{}: expected Decode error, got {other:?}", path.display()),
+                Err(other) => panic!("{}: expected Decode error, got {other}", path.display()),
+                Ok(_) => panic!("{}: a truncated file decoded", path.display()),
             }
         }
     }
