@@ -8,6 +8,8 @@ mod decode;
 mod encode;
 mod face;
 pub mod format;
+#[cfg(feature = "heic")]
+pub mod heic;
 mod resize;
 mod saliency;
 

@@ -8,6 +8,8 @@ mod util;
 mod cli;
 mod crop;
 mod face_pipeline;
+#[cfg(feature = "heic")]
+mod heic;
 mod process;
 mod tenant;
 mod upload;
