@@ -6,9 +6,14 @@
 #   benches/upload.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-cargo build --release --quiet
-bin=$PWD/target/release/m365-photos
+# M365_BIN=path runs an already-built binary (e.g. the dev build on a busy machine).
+if [ -n "${M365_BIN:-}" ]; then
+  bin=$M365_BIN
+else
+  scripts/setup.sh
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/m365-photos
+fi
 work=$(mktemp -d)
 emu_pid=""
 cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; rm -rf "$work"; }
