@@ -9,8 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M365_WITH_BENCH_TOOLS=1 scripts/setup.sh
-cargo build --release --quiet
-bin=$PWD/target/release/m365-photos
+# M365_BIN=path runs an already-built binary; else the release build.
+if [ -n "${M365_BIN:-}" ]; then
+  bin=$M365_BIN
+else
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/m365-photos
+fi
 src=${M365_TESTDATA:-$PWD/../shared/testdata}/cameras/phone
 [ -d "$src" ] || { echo "bench: $src not found" >&2; exit 1; }
 

@@ -6,8 +6,12 @@ cd "$(dirname "$0")/.."
 td="${M365_TESTDATA:-../shared/testdata}/heic"
 n="${1:-10}"
 [ -d "$td" ] || { echo "bench: no HEIC test data at $td" >&2; exit 1; }
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/m365-photos"
+if [ -n "${M365_BIN:-}" ]; then
+  bin=$M365_BIN
+else
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-target}/release/m365-photos"
+fi
 src=$(ls -S "$td"/* | head -1)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
