@@ -52,6 +52,8 @@ pub enum Command {
     Remove(commands::remove::RemoveArgs),
     /// Put the photos of a backup folder back.
     Restore(commands::restore::RestoreArgs),
+    /// What the state database says of the last runs: done, failed, pending.
+    Status(commands::status::StatusArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -229,6 +231,33 @@ pub struct UploadArgs {
     /// Sign in and resolve every user, but upload nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Upload every matched user, even those whose photo, settings and last upload are
+    /// unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// After Ctrl-C, how long uploads already on their way may take to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub stop_timeout: u64,
+}
+
+/// Where a Graph-writing command keeps its record of what it did.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state database (SQLite) [default: beside the photos folder, named after it:
+    /// PHOTOS.m365-photos.db].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The state file for a run over `photos`.
+    pub fn path_for(&self, photos: &std::path::Path) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| crate::state::default_path(photos))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -516,6 +545,9 @@ pub fn run() -> i32 {
                     dry_run: args.dry_run,
                     backup,
                     lock,
+                    state: Some(args.state.path_for(&opts.photos)),
+                    force: args.force,
+                    grace: std::time::Duration::from_secs(args.stop_timeout),
                 };
                 commands::upload::run(&opts, &upload, graph, &out)
             }),
@@ -530,12 +562,15 @@ pub fn run() -> i32 {
         Command::Backup(args) => commands::backup::run(args, &out),
         Command::Remove(args) => commands::remove::run(args, &out),
         Command::Restore(args) => commands::restore::run(args, &out),
+        Command::Status(args) => commands::status::run(args, &out),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             out.error(&format!("{e:#}"));
-            if e.downcast_ref::<ConfigError>().is_some() {
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<crate::state::StateError>().is_some()
+            {
                 exit::USAGE
             } else {
                 exit::SOME_FAILED

@@ -31,4 +31,6 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const SOME_FAILED: i32 = 1;
     pub const USAGE: i32 = 2;
+    /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
 }

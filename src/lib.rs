@@ -14,15 +14,18 @@ pub mod discover;
 pub mod emulator;
 pub mod error;
 pub mod graph;
+pub mod interrupt;
 pub mod matching;
 pub mod options;
 pub mod output;
 pub mod process;
 pub mod report;
+pub mod state;
 pub mod tenant;
 pub mod upload;
 
-/// Runs the command line and returns the process exit code (0, 1 or 2).
+/// Runs the command line and returns the process exit code (0, 1, 2, or 130 when
+/// interrupted).
 pub fn run() -> i32 {
     cli::run()
 }

@@ -14,6 +14,7 @@ use crate::matching::UserIndex;
 use crate::options::MatchOptions;
 use crate::output::Output;
 use crate::report::{Report, Row, Status};
+use crate::state::StateDb;
 use crate::tenant::backup::BackupDir;
 use crate::tenant::client::GraphTenant;
 use crate::tenant::graph::TenantGraph;
@@ -159,6 +160,49 @@ pub fn finish(report: &Report, path: Option<&Path>, out: &Output) -> anyhow::Res
         out.result(&format!("report: {}", path.display()));
     }
     Ok(report.exit_code())
+}
+
+/// `--state` of the tenant commands that change photos.
+#[derive(Debug, Args)]
+pub struct TenantStateArgs {
+    /// Record this run in the state database that `upload` uses (PHOTOS.m365-photos.db
+    /// beside the photos folder), so that the next upload does not skip these users.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+impl TenantStateArgs {
+    /// Opens the database before any work (a run holding it stops this one).
+    pub fn open(&self, dry_run: bool) -> Result<Option<StateDb>, crate::state::StateError> {
+        match &self.state {
+            Some(path) if !dry_run => StateDb::open(path).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Records the finished run; users whose photo changed are no longer skipped.
+    pub fn record(
+        db: Option<StateDb>,
+        command: &str,
+        scope: &str,
+        report: &Report,
+        dry_run: bool,
+        out: &Output,
+    ) {
+        let changed = [Status::Removed, Status::Restored];
+        match db {
+            Some(db) => {
+                let path = db.path().to_path_buf();
+                if let Err(e) = db.record_run(command, scope, &report.rows, &changed) {
+                    out.error(&format!("state database {}: {e}", path.display()));
+                }
+            }
+            None if !dry_run && report.rows.iter().any(|r| changed.contains(&r.status())) => {
+                out.note("note: no --state given, so a later `upload` with an unchanged photo may skip these users; use `upload --force` for them, or pass --state next time");
+            }
+            None => {}
+        }
+    }
 }
 
 /// Refuses a report name with no known format before any work is done.

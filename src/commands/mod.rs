@@ -10,3 +10,4 @@ pub mod backup;
 pub mod lock;
 pub mod remove;
 pub mod restore;
+pub mod status;

@@ -11,7 +11,7 @@ use crate::report::Report;
 use crate::tenant::backup::{BackupDir, timestamped_name};
 use crate::tenant::run;
 
-use super::backup::{check_report, connect, finish, runtime, targets};
+use super::backup::{TenantStateArgs, check_report, connect, finish, runtime, targets};
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
@@ -31,12 +31,16 @@ pub struct RemoveArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     #[command(flatten)]
+    pub state: TenantStateArgs,
+    #[command(flatten)]
     pub graph: GraphArgs,
 }
 
 pub fn run(args: &RemoveArgs, out: &Output) -> anyhow::Result<i32> {
     check_report(args.report.as_deref())?;
     let graph = args.graph.to_options()?;
+    let scope = graph.scope();
+    let db = args.state.open(args.dry_run)?;
     let rt = runtime()?;
     let tenant = Arc::new(connect(&rt, graph)?);
     let dir = if args.dry_run {
@@ -60,6 +64,7 @@ pub fn run(args: &RemoveArgs, out: &Output) -> anyhow::Result<i32> {
         "remove"
     });
     report.rows = rows;
+    TenantStateArgs::record(db, "remove", &scope, &report, args.dry_run, out);
     if let Some(dir) = &dir {
         out.result(&format!(
             "backup folder: {} (put the photos back with `m365-photos restore --from {}`)",

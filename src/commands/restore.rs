@@ -10,7 +10,7 @@ use crate::output::Output;
 use crate::report::Report;
 use crate::tenant::{backup, run};
 
-use super::backup::{check_report, connect, finish, runtime};
+use super::backup::{TenantStateArgs, check_report, connect, finish, runtime};
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
@@ -24,6 +24,8 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     #[command(flatten)]
+    pub state: TenantStateArgs,
+    #[command(flatten)]
     pub graph: GraphArgs,
 }
 
@@ -31,6 +33,8 @@ pub fn run(args: &RestoreArgs, out: &Output) -> anyhow::Result<i32> {
     check_report(args.report.as_deref())?;
     let entries = backup::read_manifest(&args.from)?;
     let graph = args.graph.to_options()?;
+    let scope = graph.scope();
+    let db = args.state.open(args.dry_run)?;
     let rt = runtime()?;
     let tenant = Arc::new(connect(&rt, graph)?);
     let rows = rt.block_on(run::restore_all(tenant, &args.from, entries, args.dry_run));
@@ -40,5 +44,6 @@ pub fn run(args: &RestoreArgs, out: &Output) -> anyhow::Result<i32> {
         "restore"
     });
     report.rows = rows;
+    TenantStateArgs::record(db, "restore", &scope, &report, args.dry_run, out);
     finish(&report, args.report.as_deref(), out)
 }

@@ -26,6 +26,7 @@ pub fn run(
         _ => crate::error::exit::OK,
     };
     finish(opts, &report, out)?;
+    resume_hints(&report, upload_opts, out);
     if let Some(dir) = &upload_opts.backup {
         out.result(&format!(
             "previous photos backed up to {} (undo with `m365-photos restore --from {}`)",
@@ -34,6 +35,32 @@ pub fn run(
         ));
     }
     Ok(report.exit_code().max(lock_code))
+}
+
+/// Tells what the state database did for this run and how to go on.
+pub fn resume_hints(report: &Report, upload_opts: &UploadOptions, out: &Output) {
+    use crate::report::Status;
+    let Some(state) = &upload_opts.state else {
+        return;
+    };
+    if upload_opts.dry_run {
+        return;
+    }
+    let skipped = report.count(Status::SkippedUnchanged);
+    if skipped > 0 {
+        out.result(&format!(
+            "{skipped} users skipped: photo, settings and last upload unchanged (--force sends them again)"
+        ));
+    }
+    if report.interrupted {
+        out.result(&format!(
+            "interrupted: {} users not done yet. Run the same command again to resume; users already uploaded are skipped. (`m365-photos status --state {}` shows where it stands.)",
+            report.count(Status::Pending),
+            state.display()
+        ));
+    } else {
+        out.result(&format!("state: {}", state.display()));
+    }
 }
 
 /// Runs the upload on its own runtime and returns the report (the demo uses this too).

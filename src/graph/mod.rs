@@ -67,6 +67,17 @@ pub struct GraphOptions {
     pub timeout: Duration,
 }
 
+impl GraphOptions {
+    /// Tenant and Graph root, as the state database keys uploads.
+    pub fn scope(&self) -> String {
+        format!(
+            "{} @ {}",
+            self.tenant.to_lowercase(),
+            self.graph_url.trim_end_matches('/')
+        )
+    }
+}
+
 impl Default for GraphOptions {
     fn default() -> Self {
         let (graph, login) = Cloud::Global.hosts();
@@ -194,6 +205,14 @@ pub struct GraphClient {
     auth: auth::TokenProvider,
     throttle: Throttle,
     opts: GraphOptions,
+}
+
+impl GraphClient {
+    /// Which tenant and Graph this client talks to: the state database keeps each
+    /// scope's uploads apart, so a rehearsal on the emulator never skips a real upload.
+    pub fn scope(&self) -> String {
+        self.opts.scope()
+    }
 }
 
 impl std::fmt::Debug for GraphClient {

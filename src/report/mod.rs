@@ -54,6 +54,8 @@ pub enum Status {
     UserNotFound,
     /// Processing or Graph failed for this item.
     Failed,
+    /// The run was interrupted (Ctrl-C) before this item was done; a re-run does it.
+    Pending,
 }
 
 /// How much an outcome matters for the exit code.
@@ -67,6 +69,35 @@ pub enum Severity {
 }
 
 impl Status {
+    /// Every status, in order.
+    pub const ALL: [Status; 20] = [
+        Status::Matched,
+        Status::Processed,
+        Status::TooSmall,
+        Status::Uploaded,
+        Status::WouldUpload,
+        Status::SkippedUnchanged,
+        Status::BackedUp,
+        Status::Removed,
+        Status::WouldRemove,
+        Status::Restored,
+        Status::NoTenantPhoto,
+        Status::NoUser,
+        Status::NoPhoto,
+        Status::Skipped,
+        Status::Ambiguous,
+        Status::BadRow,
+        Status::InvalidImage,
+        Status::UserNotFound,
+        Status::Failed,
+        Status::Pending,
+    ];
+
+    /// The status a stored word names (as written by [`Status::as_str`]).
+    pub fn parse(word: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Matched => "matched",
@@ -88,6 +119,7 @@ impl Status {
             Status::InvalidImage => "invalid-image",
             Status::UserNotFound => "user-not-found",
             Status::Failed => "failed",
+            Status::Pending => "pending",
         }
     }
 
@@ -108,9 +140,11 @@ impl Status {
             | Status::Skipped
             | Status::NoTenantPhoto
             | Status::BadRow => Severity::Notice,
-            Status::Ambiguous | Status::InvalidImage | Status::UserNotFound | Status::Failed => {
-                Severity::Failure
-            }
+            Status::Ambiguous
+            | Status::InvalidImage
+            | Status::UserNotFound
+            | Status::Failed
+            | Status::Pending => Severity::Failure,
         }
     }
 }
@@ -153,6 +187,9 @@ pub struct Row {
     /// Thumbnails for the HTML page (data is not written to CSV/JSON).
     #[serde(skip)]
     pub thumbs: Option<Thumbs>,
+    /// Graph object id, when the command resolved the user (kept for the state database).
+    #[serde(skip)]
+    pub graph_id: Option<String>,
 }
 
 /// Small JPEGs shown on the HTML page.
@@ -174,6 +211,8 @@ pub struct Report {
     /// Command that ran (`plan`, `process`, `upload`, ...).
     pub command: String,
     pub rows: Vec<Row>,
+    /// Stopped by Ctrl-C / SIGTERM before all work was done.
+    pub interrupted: bool,
 }
 
 impl Report {
@@ -181,6 +220,7 @@ impl Report {
         Report {
             command: command.into(),
             rows: Vec::new(),
+            interrupted: false,
         }
     }
 
@@ -207,6 +247,9 @@ impl Report {
 
     /// Exit code from the worst outcome.
     pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            return crate::error::exit::INTERRUPTED;
+        }
         match self.worst() {
             Severity::Failure => crate::error::exit::SOME_FAILED,
             _ => crate::error::exit::OK,
@@ -303,5 +346,6 @@ fn explain(status: Status) -> &'static str {
         Status::InvalidImage => "files that are not usable images",
         Status::UserNotFound => "users Microsoft 365 does not know",
         Status::Failed => "failed",
+        Status::Pending => "not done: the run was interrupted; run the same command again",
     }
 }

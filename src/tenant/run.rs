@@ -149,6 +149,7 @@ pub async fn remove_all<G: TenantGraph>(
                     user: Some(t.user.clone()),
                     csv_line: t.csv_line,
                     status: Some(Status::Removed),
+                    graph_id: Some(user.id.clone()),
                     detail: format!("removed; {}", saved.entry.detail),
                     output_file: Some(saved.entry.file.clone()),
                     output_bytes: saved.entry.bytes,
@@ -275,6 +276,7 @@ pub async fn restore_all<G: TenantGraph>(
                 Ok(d) => {
                     row.status = Some(Status::Restored);
                     row.detail = format!("photo backed up at {} put back", e.time);
+                    row.graph_id = (!e.id.is_empty()).then(|| e.id.clone());
                     row.attempts = Some(d.attempts);
                 }
                 Err(f) => {

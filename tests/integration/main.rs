@@ -11,5 +11,6 @@ mod face_pipeline;
 #[cfg(feature = "heic")]
 mod heic;
 mod process;
+mod state;
 mod tenant;
 mod upload;

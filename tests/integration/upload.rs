@@ -3,63 +3,11 @@
 //! reported without a photo being sent, nothing is sent inside a Retry-After window.
 
 use std::fs;
-use std::path::Path;
 
-use crate::util::{Cmd, Emulator, read_csv_report, tempdir};
-
-const SECRET: &str = "emulator-secret";
-
-/// `n` distinct small photos named by employee id, a staff CSV for them plus `extra`
-/// CSV rows, and the tenant's user list (without the `missing` ones).
-fn make_batch(
-    dir: &Path,
-    n: usize,
-    missing: &[usize],
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let photos = dir.join("photos");
-    fs::create_dir_all(&photos).unwrap();
-    let mut staff = String::from("employeeId,userPrincipalName\n");
-    let mut tenant = String::from("id,userPrincipalName,employeeId\n");
-    for i in 0..n {
-        let img = image::RgbImage::from_fn(96, 120, |x, y| {
-            image::Rgb([(i * 37 % 256) as u8, (x * 2) as u8, (y * 2) as u8])
-        });
-        img.save(photos.join(format!("{}.jpg", 5000 + i))).unwrap();
-        staff.push_str(&format!("{},u{i}@contoso.test\n", 5000 + i));
-        if !missing.contains(&i) {
-            tenant.push_str(&format!(
-                "00000000-0000-4000-9000-{i:012},u{i}@contoso.test,{}\n",
-                5000 + i
-            ));
-        }
-    }
-    let staff_csv = dir.join("staff.csv");
-    fs::write(&staff_csv, staff).unwrap();
-    let tenant_csv = dir.join("tenant.csv");
-    fs::write(&tenant_csv, tenant).unwrap();
-    (photos, staff_csv, tenant_csv)
-}
-
-fn upload(emu: &Emulator, photos: &Path, staff: &Path, report: &Path, extra: &[&str]) -> Cmd {
-    Cmd::new(&[
-        "upload",
-        "--match-column",
-        "employeeId",
-        "--tenant",
-        "contoso",
-        "--client-id",
-        "app",
-    ])
-    .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
-    .arg("--photos")
-    .arg(photos)
-    .arg("--users")
-    .arg(staff)
-    .arg("--report")
-    .arg(report)
-    .args_str(extra)
-    .env("AZURE_CLIENT_SECRET", SECRET)
-}
+use crate::util::{
+    Cmd, Emulator, SECRET, photo_batch as make_batch, read_csv_report, tempdir,
+    upload_cmd as upload,
+};
 
 #[test]
 fn every_photo_lands_once_through_throttling_faults_and_token_expiry() {

@@ -278,3 +278,72 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The emulator's client secret.
+pub const SECRET: &str = "emulator-secret";
+
+/// `n` distinct small photos named by employee id, a staff CSV for them plus `extra`
+/// CSV rows, and the tenant's user list (without the `missing` ones).
+pub fn photo_batch(
+    dir: &Path,
+    n: usize,
+    missing: &[usize],
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut staff = String::from("employeeId,userPrincipalName\n");
+    let mut tenant = String::from("id,userPrincipalName,employeeId\n");
+    for i in 0..n {
+        // The top half spells `i` in black and white stripes, so every photo (and every
+        // processed photo) differs from every other one, whatever the JPEG noise.
+        let img = image::RgbImage::from_fn(96, 120, |x, y| {
+            if y < 60 {
+                let bit = (i >> (x / 8)) & 1;
+                let v = if bit == 1 { 255 } else { 0 };
+                image::Rgb([v, v, v])
+            } else {
+                image::Rgb([(i * 37 % 256) as u8, (x * 2) as u8, (y * 2) as u8])
+            }
+        });
+        img.save(photos.join(format!("{}.jpg", 5000 + i))).unwrap();
+        staff.push_str(&format!("{},u{i}@contoso.test\n", 5000 + i));
+        if !missing.contains(&i) {
+            tenant.push_str(&format!(
+                "00000000-0000-4000-9000-{i:012},u{i}@contoso.test,{}\n",
+                5000 + i
+            ));
+        }
+    }
+    let staff_csv = dir.join("staff.csv");
+    std::fs::write(&staff_csv, staff).unwrap();
+    let tenant_csv = dir.join("tenant.csv");
+    std::fs::write(&tenant_csv, tenant).unwrap();
+    (photos, staff_csv, tenant_csv)
+}
+
+pub fn upload_cmd(
+    emu: &Emulator,
+    photos: &Path,
+    staff: &Path,
+    report: &Path,
+    extra: &[&str],
+) -> Cmd {
+    Cmd::new(&[
+        "upload",
+        "--match-column",
+        "employeeId",
+        "--tenant",
+        "contoso",
+        "--client-id",
+        "app",
+    ])
+    .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
+    .arg("--photos")
+    .arg(photos)
+    .arg("--users")
+    .arg(staff)
+    .arg("--report")
+    .arg(report)
+    .args_str(extra)
+    .env("AZURE_CLIENT_SECRET", SECRET)
+}
