@@ -60,9 +60,35 @@ pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> 
         login_url: emu.url(),
         ..GraphOptions::default()
     };
-    let report = super::upload::run_report(&opts, &UploadOptions::default(), graph, out)?;
+    // A fresh emulator knows no photos: start the state afresh too.
+    let state = out_dir.join("state.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
+    }
+    let upload = UploadOptions {
+        state: Some(state.clone()),
+        ..UploadOptions::default()
+    };
+    let report = super::upload::run_report(&opts, &upload, graph.clone(), out)?;
     super::upload::finish(&opts, &report, out)?;
     let stats = emu.stats();
+    // The same command again: the state database says nothing changed, so nothing is sent.
+    out.result(
+        "demo: the same upload again (what next month's re-run does with unchanged photos):",
+    );
+    let again = Options {
+        report: None,
+        html: None,
+        ..opts.clone()
+    };
+    let second = super::upload::run_report(&again, &upload, graph, out)?;
+    out.result(&format!(
+        "  {} users skipped as unchanged, {} uploaded; state: {} (`m365-photos status --state {}`)",
+        second.count(crate::report::Status::SkippedUnchanged),
+        second.count(crate::report::Status::Uploaded),
+        state.display(),
+        state.display()
+    ));
     emu.shutdown();
     out.result(&format!(
         "emulator: {} requests, {} throttled (429), {} faults (503/504), {} tokens issued, {} requests inside a Retry-After window",

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod browser;
 mod cli;
 mod crop;
 mod face_pipeline;
