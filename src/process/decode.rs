@@ -195,11 +195,16 @@ fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), ProcessError>
     Ok(())
 }
 
+fn power_of_two(f: ScalingFactor) -> bool {
+    let (n, d) = (f.num(), f.denom());
+    n > 0 && d % n == 0 && (d / n).is_power_of_two()
+}
+
 /// The smallest DCT scaling (M/8) that keeps the short side at or above `target_short`.
 fn pick_scale(short: usize, target_short: u32) -> ScalingFactor {
     let mut best = ScalingFactor::ONE;
     for factor in Decompressor::supported_scaling_factors() {
-        if factor.num() > factor.denom() {
+        if factor.num() > factor.denom() || !power_of_two(factor) {
             continue;
         }
         let scaled = factor.scale(short);

@@ -50,11 +50,38 @@ pub fn encode(img: &RgbImage, quality: u8) -> Result<Vec<u8>, ProcessError> {
     })
 }
 
+/// libjpeg's quality scaling: the percentage its quantisation tables are scaled by.
+fn table_scale(q: f64) -> f64 {
+    let q = q.clamp(1.0, 100.0);
+    let s = if q < 50.0 {
+        5000.0 / q
+    } else {
+        200.0 - 2.0 * q
+    };
+    s.max(1.0)
+}
+
+/// The quality whose table scale is `s` (the inverse of [`table_scale`]).
+fn quality_for_scale(s: f64) -> f64 {
+    if s > 100.0 {
+        5000.0 / s
+    } else {
+        (200.0 - s) / 2.0
+    }
+}
+
+/// How fast a photo's JPEG size falls as the quantisation tables grow: ln(bytes) is close
+/// to linear in ln(table scale) with this slope for camera and phone photos (measured).
+const SIZE_SLOPE: f64 = 0.6;
+
 /// Finds the highest quality in `min..=max` whose JPEG fits `max_bytes`.
 ///
-/// Size grows monotonically with quality for a given picture, so this is a bisection;
-/// it starts with `max` (most photos fit at once) and then narrows with an estimate
-/// from the size measured so far, so it usually needs two to four encodes.
+/// Most photos fit at `max` (one encode). Otherwise the size is modelled as a straight
+/// line in log-log space (ln bytes against ln of libjpeg's table scale): the first guess
+/// uses the typical slope, later ones the line through the two closest measurements, each
+/// kept strictly inside the bracket (highest quality known to fit, lowest known not to),
+/// so the answer is found and proven (the next quality up does not fit) in about three
+/// encodes. After three model guesses it falls back to halving the bracket.
 pub fn encode_within(
     img: &RgbImage,
     max: u8,
@@ -68,37 +95,58 @@ pub fn encode_within(
             quality: max,
         });
     }
-    let floor = encode(img, min)?;
-    if floor.len() > max_bytes {
-        return Err(ProcessError::OverBudget {
-            max_bytes,
-            floor: min,
-            smallest: floor.len(),
-        });
-    }
-    // Invariant: `lo` fits (its bytes in `best`), `hi` does not.
-    let (mut lo, mut hi) = (min, max);
-    let (mut lo_len, mut hi_len) = (floor.len(), first.len());
-    let mut best = floor;
-    while hi - lo > 1 {
-        // Interpolate on size, then keep strictly inside (lo, hi).
-        let t = (max_bytes - lo_len) as f64 / (hi_len - lo_len).max(1) as f64;
-        let guess = lo as f64 + t * f64::from(hi - lo);
-        let q = (guess.floor() as u8).clamp(lo + 1, hi - 1);
+    let mut encodes = 1;
+    // Highest quality known to fit (with its bytes), lowest known not to (with its size).
+    let mut fits: Option<(u8, Vec<u8>)> = None;
+    let (mut hi, mut hi_len) = (max, first.len());
+    let target = (max_bytes as f64 * 0.995).ln();
+    let point = |q: u8, len: usize| (table_scale(f64::from(q)).ln(), (len as f64).ln());
+    loop {
+        let lo = fits
+            .as_ref()
+            .map_or(i32::from(min) - 1, |(q, _)| i32::from(*q));
+        if i32::from(hi) - lo <= 1 {
+            break;
+        }
+        let (x_hi, y_hi) = point(hi, hi_len);
+        let guess = if encodes > 3 {
+            (f64::from(hi) + lo as f64) / 2.0
+        } else {
+            let x = match &fits {
+                Some((q, bytes)) => {
+                    let (x_lo, y_lo) = point(*q, bytes.len());
+                    if (y_lo - y_hi).abs() > 1e-9 {
+                        x_hi + (target - y_hi) * (x_lo - x_hi) / (y_lo - y_hi)
+                    } else {
+                        (x_lo + x_hi) / 2.0
+                    }
+                }
+                None => x_hi + (y_hi - target) / SIZE_SLOPE,
+            };
+            quality_for_scale(x.exp())
+        };
+        let q = (guess.floor() as i32).clamp(lo + 1, i32::from(hi) - 1);
+        let q = u8::try_from(q).unwrap_or(min);
         let jpeg = encode(img, q)?;
+        encodes += 1;
         if jpeg.len() <= max_bytes {
-            lo = q;
-            lo_len = jpeg.len();
-            best = jpeg;
+            fits = Some((q, jpeg));
         } else {
             hi = q;
             hi_len = jpeg.len();
         }
     }
-    Ok(Encoded {
-        jpeg: best,
-        quality: lo,
-    })
+    match fits {
+        Some((quality, jpeg)) => {
+            tracing::debug!(quality, bytes = jpeg.len(), encodes, "quality search");
+            Ok(Encoded { jpeg, quality })
+        }
+        None => Err(ProcessError::OverBudget {
+            max_bytes,
+            floor: min,
+            smallest: hi_len,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +169,28 @@ mod tests {
         let enc = encode_within(&img, 95, 20, budget).unwrap();
         assert!(enc.jpeg.len() <= budget);
         assert!(encode(&img, enc.quality + 1).unwrap().len() > budget);
+    }
+
+    #[test]
+    fn search_agrees_with_trying_every_quality() {
+        let img = noisy(160);
+        let sizes: Vec<usize> = (40..=90).map(|q| encode(&img, q).unwrap().len()).collect();
+        for budget in [
+            sizes[0],
+            sizes[5] + 1,
+            sizes[20],
+            sizes[37] - 1,
+            sizes[49],
+            sizes[50],
+        ] {
+            let want = (40..=90u8)
+                .rev()
+                .find(|q| sizes[usize::from(q - 40)] <= budget)
+                .unwrap();
+            let got = encode_within(&img, 90, 40, budget).unwrap();
+            assert_eq!(got.quality, want, "budget {budget}");
+            assert!(got.jpeg.len() <= budget);
+        }
     }
 
     #[test]
