@@ -200,7 +200,9 @@ fn power_of_two(f: ScalingFactor) -> bool {
     n > 0 && d % n == 0 && (d / n).is_power_of_two()
 }
 
-/// The smallest DCT scaling (M/8) that keeps the short side at or above `target_short`.
+/// The smallest power-of-two DCT scaling (1/2, 1/4, 1/8) that keeps the short side at or
+/// above `target_short`. libjpeg-turbo's 3/8, 5/8, 6/8 and 7/8 inverse DCTs have no SIMD
+/// version and cost more than the pixels they save (measured in `benches/bench.sh`).
 fn pick_scale(short: usize, target_short: u32) -> ScalingFactor {
     let mut best = ScalingFactor::ONE;
     for factor in Decompressor::supported_scaling_factors() {
