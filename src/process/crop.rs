@@ -112,9 +112,16 @@ fn place_by_content(img: &image::RgbImage) -> Placement {
     let small_side = sw.min(sh);
     let interest = saliency::interest_map(&small.rgb, sw, sh);
     let (sx, sy) = saliency::best_window(&interest, sw, sh, small_side);
+    let mut y = ((sy as f32 * fy).round() as u32).min(h - side);
+    if h > w {
+        // Without a face, saliency may prefer a bright shirt to the head; in a tall staff
+        // photo the head is at the top, so the square never sits lower than the portrait
+        // crop's (it may still go higher).
+        y = y.min(portrait_y(h, side));
+    }
     Placement {
         x: ((sx as f32 * fx).round() as u32).min(w - side),
-        y: ((sy as f32 * fy).round() as u32).min(h - side),
+        y,
         side,
         note: CropNote::NoFace,
     }
@@ -285,6 +292,26 @@ mod tests {
                 assert!(p.x + p.side <= w && p.y + p.side <= h);
             }
         }
+    }
+
+    #[test]
+    fn faceless_tall_picture_keeps_the_top_over_a_busy_shirt() {
+        // A plain head-sized patch at the top, a loud striped shirt filling the bottom.
+        let (w, h) = (600, 900);
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            if y > 500 {
+                let v = if (x / 4 + y / 4) % 2 == 0 { 20 } else { 250 };
+                image::Rgb([v, 30, 255 - v])
+            } else if (200..400).contains(&x) && (60..300).contains(&y) {
+                image::Rgb([200, 160, 130])
+            } else {
+                image::Rgb([120, 120, 120])
+            }
+        });
+        let p = place_square(&img, CropMode::Face);
+        assert_eq!(p.note, CropNote::NoFace);
+        assert!(p.y <= portrait_y(h, w), "{p:?}");
+        assert!(p.y <= 60, "the head must stay inside: {p:?}");
     }
 
     #[test]
