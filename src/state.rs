@@ -611,15 +611,24 @@ impl StateDb {
 
     /// The latest `limit` runs, newest first, with their counts per status.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunInfo>, StateError> {
+        self.select_runs("ORDER BY id DESC LIMIT ?1", limit as i64)
+    }
+
+    /// One run by id, with its counts per status.
+    pub fn run(&self, id: i64) -> Result<Option<RunInfo>, StateError> {
+        Ok(self.select_runs("WHERE id = ?1", id)?.into_iter().next())
+    }
+
+    fn select_runs(&self, tail: &str, arg: i64) -> Result<Vec<RunInfo>, StateError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT id, command, scope, started_at, finished_at, state, photos, settings
-                 FROM runs ORDER BY id DESC LIMIT ?1",
-            )
+                 FROM runs {tail}"
+            ))
             .map_err(|e| self.sql(e))?;
         let runs = stmt
-            .query_map(params![limit as i64], |r| {
+            .query_map(params![arg], |r| {
                 Ok(RunInfo {
                     id: r.get(0)?,
                     command: r.get(1)?,

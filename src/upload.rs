@@ -52,6 +52,10 @@ impl Default for UploadOptions {
     }
 }
 
+/// Why a user was not done when the run was interrupted.
+const PENDING: &str =
+    "not uploaded: the run was interrupted before this user; run the same command again to resume";
+
 /// One user to upload: the matched photo, the Graph id and the state key.
 struct Work {
     photo: MatchedPhoto,
@@ -361,7 +365,7 @@ pub async fn run(
     let interrupted = stop.requested();
     for (key, mut row) in waiting {
         row.status = Some(Status::Pending);
-        row.detail = "not uploaded: the run was interrupted before this user; run the same command again to resume".into();
+        row.detail = PENDING.into();
         done.push((key, row));
     }
     let mut done: Vec<Row> = done
@@ -483,7 +487,7 @@ impl Job {
         }
         if self.stop.requested() {
             row.status = Some(Status::Pending);
-            row.detail = "not uploaded: the run was interrupted before this user; run the same command again to resume".into();
+            row.detail = PENDING.into();
             return row;
         }
         // Tenant hook (issue 5): nothing that was in the tenant is replaced without a copy.

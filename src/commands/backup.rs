@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::cli::GraphArgs;
@@ -146,12 +145,7 @@ pub async fn targets<G: TenantGraph>(
 /// Writes the report file (when asked), prints the summary, returns the exit code.
 pub fn finish(report: &Report, path: Option<&Path>, out: &Output) -> anyhow::Result<i32> {
     if let Some(path) = path {
-        let exporter = crate::report::exporter_for(path).ok_or_else(|| ConfigError::Invalid {
-            flag: "--report",
-            reason: format!("{}: use .csv or .json", path.display()),
-        })?;
-        crate::report::write_file(path, exporter.as_ref(), report)
-            .with_context(|| format!("writing report {}", path.display()))?;
+        super::prepare::write_report(path, report)?;
     }
     for line in report.summary_lines() {
         out.result(&line);

@@ -151,16 +151,22 @@ pub fn thread_pool(jobs: Option<usize>) -> rayon::ThreadPool {
         .unwrap_or_else(|e| panic!("cannot start even one worker thread: {e}"))
 }
 
+/// Writes `report` to a `--report` path, in the format its extension names.
+pub fn write_report(path: &Path, report: &crate::report::Report) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let exporter = crate::report::exporter_for(path).ok_or_else(|| ConfigError::Invalid {
+        flag: "--report",
+        reason: format!("{}: use .csv or .json", path.display()),
+    })?;
+    crate::report::write_file(path, exporter.as_ref(), report)
+        .with_context(|| format!("writing report {}", path.display()))
+}
+
 /// Writes the report file when one was asked for.
 pub fn write_reports(opts: &Options, report: &crate::report::Report) -> anyhow::Result<()> {
     use anyhow::Context;
     if let Some(path) = &opts.report {
-        let exporter = crate::report::exporter_for(path).ok_or_else(|| ConfigError::Invalid {
-            flag: "--report",
-            reason: format!("{}: use .csv or .json", path.display()),
-        })?;
-        crate::report::write_file(path, exporter.as_ref(), report)
-            .with_context(|| format!("writing report {}", path.display()))?;
+        write_report(path, report)?;
     }
     if let Some(path) = &opts.html {
         crate::report::write_file(path, &crate::report::HtmlExporter, report)

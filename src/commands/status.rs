@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::error::{ConfigError, exit};
@@ -77,7 +76,7 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
     }
     let chosen = match args.run {
         None => runs[0].clone(),
-        Some(id) => match db.runs(usize::MAX >> 1)?.into_iter().find(|r| r.id == id) {
+        Some(id) => match db.run(id)? {
             Some(r) => r,
             None => {
                 return Err(ConfigError::Invalid {
@@ -155,13 +154,7 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
     if let Some(report_path) = &args.report {
         let mut report = Report::new(&format!("{} (run #{})", chosen.command, chosen.id));
         report.rows = items.iter().map(row_of).collect();
-        let exporter =
-            crate::report::exporter_for(report_path).ok_or_else(|| ConfigError::Invalid {
-                flag: "--report",
-                reason: format!("{}: use .csv or .json", report_path.display()),
-            })?;
-        crate::report::write_file(report_path, exporter.as_ref(), &report)
-            .with_context(|| format!("writing report {}", report_path.display()))?;
+        super::prepare::write_report(report_path, &report)?;
         out.result(&format!("report: {}", report_path.display()));
     }
     Ok(if failed.is_empty() && pending == 0 {
