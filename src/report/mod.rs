@@ -1,7 +1,7 @@
 //! The per-item outcomes of a run and the files they are written to (CSV, JSON, HTML),
 //! one exporter per format behind [`Exporter`].
 
-mod csv;
+pub(crate) mod csv;
 mod html;
 mod json;
 

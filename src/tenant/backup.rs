@@ -20,18 +20,23 @@ pub const MANIFEST: &str = "manifest.csv";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManifestEntry {
     /// The user as the CSV (or the tenant listing) named them.
+    #[serde(with = "crate::report::csv::cell")]
     pub user: String,
     /// Object id, when Graph knows the user.
+    #[serde(with = "crate::report::csv::cell")]
     pub id: String,
+    #[serde(with = "crate::report::csv::cell")]
     pub upn: String,
     /// `backed-up`, `no-tenant-photo`, `user-not-found` or `failed`.
     pub status: String,
     /// Photo file, relative to the backup folder (empty without a photo).
+    #[serde(with = "crate::report::csv::cell")]
     pub file: String,
     pub bytes: Option<u64>,
     pub sha256: String,
     /// When the photo was read (RFC 3339, UTC).
     pub time: String,
+    #[serde(with = "crate::report::csv::cell")]
     pub detail: String,
 }
 
