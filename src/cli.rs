@@ -277,7 +277,8 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Tenant users: CSV with userPrincipalName and optionally id, mail, employeeId,
-    /// mailbox (exchange|none|onprem).
+    /// mailbox (exchange|none|onprem), accountEnabled, userType, photoError (a --photo-error
+    /// KIND). Rows may share a mail or employeeId.
     #[arg(long, value_name = "FILE.csv")]
     pub users: Option<PathBuf>,
     /// Also make N users user00001@contoso.test... (employeeId 100001...).
@@ -289,27 +290,72 @@ pub struct EmulatorArgs {
     /// Token bucket size (default: one second of --rate).
     #[arg(long, value_name = "B")]
     pub burst: Option<f64>,
-    /// More requests than this in flight at once get 429.
-    #[arg(long, value_name = "C")]
+    /// More photo writes than this in flight at once get 429 (MailboxConcurrency).
+    #[arg(long, value_name = "N")]
     pub max_concurrent: Option<usize>,
-    /// Seconds announced in Retry-After.
-    #[arg(long, value_name = "S", default_value_t = 2)]
-    pub retry_after: u64,
+    /// Retry-After on 429s: whole seconds (also how long it then refuses), `date+N` (an
+    /// HTTP date N s ahead), or any other text sent as given (refusing for 2 s).
+    #[arg(
+        long,
+        value_name = "VALUE",
+        default_value = "2",
+        allow_hyphen_values = true
+    )]
+    pub retry_after: String,
     /// Share of Graph requests answered 503/504 (0-1).
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Share of Graph requests that wait --stall-ms before being served (0-1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub stall_rate: f64,
+    /// How long a stalled request waits, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub stall_ms: u64,
     /// Access token lifetime in seconds.
     #[arg(long, value_name = "S", default_value_t = 3599)]
     pub token_lifetime: u64,
+    /// Send this as the token's `expires_in` (raw when a JSON number, e.g. 1e30), while
+    /// the token still lasts --token-lifetime.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub expires_in: Option<String>,
+    /// Application permissions in the token's `roles` claim: a comma list, `all`, or
+    /// `none` (no claim: admin consent not granted). Default: all.
+    #[arg(long, value_name = "LIST")]
+    pub roles: Option<crate::emulator::Roles>,
+    /// The tenant id (`tid`) in tokens.
+    #[arg(long, value_name = "GUID", default_value = crate::emulator::DEFAULT_TENANT_ID)]
+    pub tenant_id: String,
+    /// A user's photo requests fail as real Graph's do (repeatable). KIND: unknown-error,
+    /// unknown-error-404, resource-not-found, item-not-found, image-not-found,
+    /// entity-not-found, on-premises, on-premises-404, no-mailbox, authentication-error, junk.
+    #[arg(long, value_name = "USER=KIND")]
+    pub photo_error: Vec<crate::emulator::UserFault>,
+    /// GET photo/$value for this user answers 200 with an HTML page (repeatable).
+    #[arg(long, value_name = "USER")]
+    pub junk_photo: Vec<String>,
     /// Server time per photo write, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub write_latency_ms: u64,
     /// Also save every received photo here as <upn>.jpg.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// Initial photoUpdateSettings source (cloud or onPremises).
-    #[arg(long, default_value = "cloud")]
-    pub photo_source: String,
+    /// Initial photoUpdateSettings source: unset (no source field), cloud or onPremises.
+    #[arg(long, value_name = "SOURCE", default_value = "cloud")]
+    pub photo_source: crate::emulator::PhotoSource,
+    /// Wrap the photoUpdateSettings GET: none, object ({"value": {...}}) or array.
+    #[arg(long, value_name = "HOW", default_value = "none")]
+    pub settings_wrapped: crate::emulator::SettingsWrap,
+    /// Status of a successful photo DELETE: 200 or 204.
+    #[arg(long, value_name = "CODE", default_value_t = 200)]
+    pub delete_status: u16,
+    /// User listings' @odata.nextLink: normal, loop (a link to itself) or foreign
+    /// (another port).
+    #[arg(long, value_name = "MODE", default_value = "normal")]
+    pub next_link: crate::emulator::NextLinkMode,
+    /// The token endpoint answers 307 to this URL (`foreign`: another port that counts
+    /// what it is sent).
+    #[arg(long, value_name = "URL")]
+    pub token_redirect: Option<String>,
     /// Seed for the fault dice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -317,33 +363,65 @@ pub struct EmulatorArgs {
 
 impl EmulatorArgs {
     pub fn to_config(&self) -> anyhow::Result<crate::emulator::EmulatorConfig> {
-        use crate::emulator::{EmulatorConfig, EmulatorUser};
-        if !(0.0..=1.0).contains(&self.fail_rate) {
-            return Err(ConfigError::Invalid {
-                flag: "--fail-rate",
-                reason: format!("{} is not between 0 and 1", self.fail_rate),
+        use crate::emulator::{EmulatorConfig, EmulatorUser, PhotoFault, RetryAfterHeader};
+        let invalid = |flag: &'static str, reason: String| ConfigError::Invalid { flag, reason };
+        for (flag, p) in [
+            ("--fail-rate", self.fail_rate),
+            ("--stall-rate", self.stall_rate),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(invalid(flag, format!("{p} is not between 0 and 1")).into());
             }
-            .into());
+        }
+        if ![200, 204].contains(&self.delete_status) {
+            let reason = format!("{}: use 200 or 204", self.delete_status);
+            return Err(invalid("--delete-status", reason).into());
         }
         let mut users = match &self.users {
             Some(path) => EmulatorUser::from_csv(path)?,
             None => Vec::new(),
         };
         users.extend(EmulatorUser::generate(self.generate_users));
+        let (retry_after, retry_after_header) = match self.retry_after.trim().parse::<u64>() {
+            Ok(secs) => (secs, None),
+            Err(_) => (2, Some(RetryAfterHeader::parse(&self.retry_after))),
+        };
+        let mut photo_faults: Vec<_> = self
+            .photo_error
+            .iter()
+            .map(|f| (f.0.clone(), f.1))
+            .collect();
+        photo_faults.extend(
+            self.junk_photo
+                .iter()
+                .map(|u| (u.clone(), PhotoFault::Junk)),
+        );
+        let defaults = EmulatorConfig::default();
         Ok(EmulatorConfig {
             port: self.port,
             users,
             rate: self.rate,
             burst: self.burst,
             max_concurrent: self.max_concurrent,
-            retry_after: self.retry_after,
+            retry_after,
+            retry_after_header,
             fail_rate: self.fail_rate,
+            stall_rate: self.stall_rate,
+            stall: std::time::Duration::from_millis(self.stall_ms),
             token_lifetime: std::time::Duration::from_secs(self.token_lifetime.max(1)),
+            expires_in: self.expires_in.clone(),
             write_latency: std::time::Duration::from_millis(self.write_latency_ms),
             store: self.store.clone(),
             client_secret: std::env::var("M365_EMULATOR_SECRET")
                 .unwrap_or_else(|_| crate::emulator::DEFAULT_SECRET.into()),
-            photo_source: self.photo_source.clone(),
+            tenant_id: self.tenant_id.clone(),
+            roles: self.roles.clone().map_or(defaults.roles, |r| r.0),
+            photo_source: self.photo_source,
+            settings_wrapped: self.settings_wrapped,
+            delete_no_content: self.delete_status == 204,
+            photo_faults,
+            next_link: self.next_link,
+            token_redirect: self.token_redirect.clone(),
             seed: self.seed,
         })
     }

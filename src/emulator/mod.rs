@@ -2,78 +2,47 @@
 //! behaviour (throttling with Retry-After, transient faults, expiring tokens, size limits,
 //! error bodies), for rehearsals, the demo and the tests.
 
-mod state;
+mod config;
+mod consent;
+mod foreign;
+mod limits;
+mod odata;
+mod replies;
+mod routes;
+mod server;
+mod signin;
+mod tenant;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use state::{Emu, graph_error};
-pub use state::{EmulatorUser, Mailbox, Stats};
-
-/// How the emulator behaves. `Default` is a well-behaved, unthrottled Graph.
-#[derive(Debug, Clone)]
-pub struct EmulatorConfig {
-    /// 0 picks a free port.
-    pub port: u16,
-    pub users: Vec<EmulatorUser>,
-    /// Graph requests per second before 429s (token bucket); `None` = unlimited.
-    pub rate: Option<f64>,
-    /// Bucket size; defaults to one second's worth of `rate`.
-    pub burst: Option<f64>,
-    /// More requests than this in flight at once get 429.
-    pub max_concurrent: Option<usize>,
-    /// Seconds announced in `Retry-After` on 429.
-    pub retry_after: u64,
-    /// Share of Graph requests answered 503/504 (0.0-1.0).
-    pub fail_rate: f64,
-    pub token_lifetime: Duration,
-    /// Server time spent on each photo write.
-    pub write_latency: Duration,
-    /// Also write each received photo to this folder as `<upn>.jpg`.
-    pub store: Option<PathBuf>,
-    /// The client secret the token endpoint accepts.
-    pub client_secret: String,
-    /// Initial `photoUpdateSettings.source`.
-    pub photo_source: String,
-    pub seed: u64,
-}
-
-impl Default for EmulatorConfig {
-    fn default() -> Self {
-        EmulatorConfig {
-            port: 0,
-            users: Vec::new(),
-            rate: None,
-            burst: None,
-            max_concurrent: None,
-            retry_after: 2,
-            fail_rate: 0.0,
-            token_lifetime: Duration::from_secs(3599),
-            write_latency: Duration::ZERO,
-            store: None,
-            client_secret: DEFAULT_SECRET.into(),
-            photo_source: "cloud".into(),
-            seed: 42,
-        }
-    }
-}
-
-/// The secret the emulator accepts unless told otherwise. Not a real credential.
-pub const DEFAULT_SECRET: &str = "emulator-secret";
+pub use config::{
+    ALL_ROLES, DEFAULT_SECRET, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, NextLinkMode,
+    PhotoSource, RetryAfterHeader, Roles, SettingsWrap, UserFault,
+};
+use replies::graph_error;
+pub use server::{Emu, Stats};
+pub use tenant::{EmulatorUser, Mailbox, PhotoFault, TenantCsvError};
 
 /// Binds 127.0.0.1 (never another interface) and serves until the future is dropped.
-pub async fn bind(config: EmulatorConfig) -> std::io::Result<(SocketAddr, Arc<Emu>, Router)> {
+pub async fn bind(config: EmulatorConfig) -> Result<(SocketAddr, Arc<Emu>, Router), EmulatorError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
-    let emu = Arc::new(Emu::new(config, addr)?);
+    let counts = Arc::new(foreign::ForeignCounts::default());
+    let wants_foreign = config.next_link == NextLinkMode::Foreign
+        || config.token_redirect.as_deref() == Some("foreign");
+    let foreign = if wants_foreign {
+        Some(foreign::bind(counts.clone()).await?)
+    } else {
+        None
+    };
+    let emu = Arc::new(Emu::new(config, addr, foreign, counts)?);
     let app = Router::new().fallback(handle).with_state(emu.clone());
     let app2 = app.clone();
     tokio::spawn(async move {
@@ -129,7 +98,7 @@ impl Drop for RunningEmulator {
 }
 
 /// Starts the emulator on a thread of its own.
-pub fn spawn(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
+pub fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -163,6 +132,9 @@ pub fn run_foreground(config: EmulatorConfig) -> anyhow::Result<()> {
             "  sign in with --graph-url http://{addr} --login-url http://{addr} and client secret from AZURE_CLIENT_SECRET"
         );
         println!("  stats: http://{addr}/_emulator/stats  users: http://{addr}/_emulator/users");
+        if let Some(other) = emu.foreign {
+            println!("  foreign host (counts what it is sent): http://{other}");
+        }
         let _ = std::io::stdout().flush();
         shutdown_signal().await;
         println!("{}", serde_json::to_string_pretty(&emu.stats())?);
@@ -214,8 +186,7 @@ async fn handle(
     } else if let Some(r) = path.strip_prefix("/beta/") {
         ("beta", r)
     } else {
-        return graph_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.")
-            .into_response();
+        return graph_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.");
     };
     emu.graph(version, &method, rest, &query, &headers, body)
         .await

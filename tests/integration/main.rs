@@ -8,6 +8,7 @@ mod util;
 mod browser;
 mod cli;
 mod crop;
+mod emulator;
 mod face_pipeline;
 #[cfg(feature = "heic")]
 mod heic;
