@@ -9,8 +9,10 @@ mod browser;
 mod cli;
 mod crop;
 mod face_pipeline;
+mod graph_safety;
 #[cfg(feature = "heic")]
 mod heic;
+mod hostile;
 mod process;
 mod state;
 mod tenant;
