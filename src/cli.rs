@@ -210,6 +210,8 @@ impl GraphArgs {
                 "--login-url",
                 self.login_url.clone().unwrap_or_else(|| login.into()),
             )?,
+            // The token is for the cloud's Graph, wherever --graph-url sends requests.
+            resource: graph.into(),
             concurrency: self.concurrency,
             rate: self.rate,
             max_attempts: self.max_attempts,
@@ -618,12 +620,15 @@ pub fn run() -> i32 {
             .and_then(|opts| Ok((opts, args.graph.to_options()?)))
             .map_err(anyhow::Error::from)
             .and_then(|(opts, graph)| {
-                let (backup, lock) = args.safety.hooks(opts.report.as_deref(), args.dry_run)?;
+                let state = args.state.path_for(&opts.photos);
+                let (backup, lock) =
+                    args.safety
+                        .hooks(opts.report.as_deref(), args.dry_run, Some(&state))?;
                 let upload = crate::upload::UploadOptions {
                     dry_run: args.dry_run,
                     backup,
                     lock,
-                    state: Some(args.state.path_for(&opts.photos)),
+                    state: Some(state),
                     force: args.force,
                     grace: std::time::Duration::from_secs(args.stop_timeout),
                 };

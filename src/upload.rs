@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::prepare::{self, matched_row};
 use crate::commands::process::fill_processed;
-use crate::graph::{GraphClient, GraphError, UserKey};
+use crate::graph::{GraphClient, GraphError, Kind, PhotoApi, UserKey};
 use crate::interrupt::Stop;
 use crate::matching::MatchedPhoto;
 use crate::options::Options;
@@ -172,9 +172,7 @@ pub async fn run(
 
     // Resolve every target user once: unknown users cost no photo upload.
     let key = UserKey::from_column(&opts.matching.user_column);
-    let mut values: Vec<String> = todo.iter().map(|(m, _)| m.user.user.clone()).collect();
-    values.sort_by_key(|v| v.to_lowercase());
-    values.dedup_by_key(|v| v.to_lowercase());
+    let values: Vec<String> = todo.iter().map(|(m, _)| m.user.user.clone()).collect();
     let known = if values.is_empty() {
         HashMap::new()
     } else {
@@ -189,7 +187,7 @@ pub async fn run(
     let mut work: Vec<Work> = Vec::new();
     for (m, source) in todo {
         let user_key = m.user.user.to_lowercase();
-        match known.get(&user_key) {
+        match known.get(user_key.trim()) {
             Some(u) => {
                 let user_id = u.id.clone();
                 work.push(Work {
@@ -493,10 +491,16 @@ impl Job {
         // Tenant hook (issue 5): nothing that was in the tenant is replaced without a copy.
         if let Some(dir) = &self.backup {
             let user = row.user.clone().unwrap_or_else(|| user_id.clone());
-            match crate::tenant::backup::before_replace(dir, &self.client, &user, &user_id).await {
+            match crate::tenant::backup::before_replace(dir, self.client.as_ref(), &user, &user_id)
+                .await
+            {
                 Ok(saved) => row.notes.extend(saved.note()),
                 Err(why) => {
-                    row.status = Some(Status::Failed);
+                    row.status = Some(if self.stop.requested() {
+                        Status::Pending
+                    } else {
+                        Status::Failed
+                    });
                     row.detail = why;
                     self.record(&key, &row, &user_id, &source, &output_hash);
                     return row;
@@ -533,13 +537,12 @@ impl Job {
 }
 
 fn fail(row: &mut Row, e: &GraphError) {
-    row.status = Some(
-        if e.status == Some(404) && e.code.as_deref() == Some("Request_ResourceNotFound") {
-            Status::UserNotFound
-        } else {
-            Status::Failed
-        },
-    );
+    // The user was just resolved by id: a 404 here is never "no such user".
+    row.status = Some(if e.kind == Kind::Interrupted {
+        Status::Pending
+    } else {
+        Status::Failed
+    });
     row.attempts = Some(e.attempts);
     row.http_status = e.status;
     row.graph_code = e.code.clone();

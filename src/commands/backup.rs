@@ -8,15 +8,13 @@ use clap::Args;
 
 use crate::cli::GraphArgs;
 use crate::error::ConfigError;
-use crate::graph::{GraphClient, GraphOptions};
+use crate::graph::{GraphClient, GraphOptions, PhotoApi, UserKey};
 use crate::matching::UserIndex;
 use crate::options::MatchOptions;
 use crate::output::Output;
 use crate::report::{Report, Row, Status};
 use crate::state::StateDb;
 use crate::tenant::backup::BackupDir;
-use crate::tenant::client::GraphTenant;
-use crate::tenant::graph::TenantGraph;
 use crate::tenant::run::{self, Target};
 
 #[derive(Debug, Args)]
@@ -54,12 +52,11 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Builds the one Graph client and signs in, so bad credentials stop before any work.
-pub fn connect(rt: &tokio::runtime::Runtime, graph: GraphOptions) -> anyhow::Result<GraphTenant> {
-    let concurrency = graph.concurrency;
-    let client = Arc::new(GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?);
+pub fn connect(rt: &tokio::runtime::Runtime, graph: GraphOptions) -> anyhow::Result<GraphClient> {
+    let client = GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?;
     rt.block_on(client.check_sign_in())
         .map_err(|e| anyhow::anyhow!("signing in failed: {}", e.detail()))?;
-    Ok(GraphTenant::new(client, concurrency))
+    Ok(client)
 }
 
 /// The users of a CSV column, in file order without repeats, plus (line, reason) for
@@ -91,7 +88,7 @@ pub fn read_user_column(csv: &Path, column: &str) -> Result<UserList, ConfigErro
 }
 
 /// Users from `--users` (looked up once) or the whole tenant; rows for unusable CSV lines.
-pub async fn targets<G: TenantGraph>(
+pub async fn targets<G: PhotoApi>(
     graph: &G,
     users: Option<&Path>,
     column: &str,
@@ -104,11 +101,11 @@ pub async fn targets<G: TenantGraph>(
         let targets = all
             .into_iter()
             .map(|u| Target {
-                user: if u.upn.is_empty() {
-                    u.id.clone()
-                } else {
-                    u.upn.clone()
-                },
+                user: u
+                    .upn
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| u.id.clone()),
                 csv_line: None,
                 resolved: Some(u),
             })
@@ -127,16 +124,15 @@ pub async fn targets<G: TenantGraph>(
         .collect();
     let refs: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
     let found = graph
-        .resolve_users(&refs, column)
+        .resolve_users(UserKey::from_column(column), &refs)
         .await
         .map_err(|f| anyhow::anyhow!("looking up users in the tenant failed: {}", f.detail()))?;
     let targets = users
         .into_iter()
-        .zip(found)
-        .map(|((user, line), resolved)| Target {
+        .map(|(user, line)| Target {
+            resolved: found.get(&user.trim().to_lowercase()).cloned(),
             user,
             csv_line: Some(line),
-            resolved,
         })
         .collect();
     Ok((targets, rows))
@@ -258,8 +254,15 @@ pub type UploadHooks = (
 );
 
 impl UploadSafetyArgs {
-    /// Validates the options and creates the backup folder (not for a dry run).
-    pub fn hooks(&self, report: Option<&Path>, dry_run: bool) -> Result<UploadHooks, ConfigError> {
+    /// Validates the options and creates the backup folder (not for a dry run). With a
+    /// state database the folder is the one it remembers (see
+    /// [`crate::tenant::backup::remembered_dir`]), so resumed runs share one folder.
+    pub fn hooks(
+        &self,
+        report: Option<&Path>,
+        dry_run: bool,
+        state: Option<&Path>,
+    ) -> Result<UploadHooks, ConfigError> {
         use crate::tenant::roles;
         let lock = if self.lock {
             Some(match &self.lock_roles {
@@ -275,9 +278,11 @@ impl UploadSafetyArgs {
         if self.no_backup || dry_run {
             return Ok((None, lock));
         }
-        let dir = match &self.backup_dir {
-            Some(d) => d.clone(),
-            None => {
+        let remembered = state.and_then(crate::tenant::backup::remembered_dir);
+        let dir = match (&self.backup_dir, remembered) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) => d,
+            (None, None) => {
                 let beside = report
                     .and_then(Path::parent)
                     .filter(|p| !p.as_os_str().is_empty())
@@ -289,6 +294,12 @@ impl UploadSafetyArgs {
             path: dir.clone(),
             reason: format!("cannot make the backup folder (--backup-dir): {e}"),
         })?;
-        Ok((Some(Arc::new(backup)), lock))
+        if let Some(state) = state {
+            crate::tenant::backup::remember_dir(state, &dir).map_err(|e| ConfigError::Output {
+                path: crate::tenant::backup::remembered_file(state),
+                reason: format!("cannot record the backup folder beside the state database: {e}"),
+            })?;
+        }
+        Ok((Some(Arc::new(backup.once_per_user())), lock))
     }
 }

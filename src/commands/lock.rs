@@ -8,8 +8,8 @@ use clap::Args;
 
 use crate::cli::GraphArgs;
 use crate::error::{ConfigError, exit};
+use crate::graph::{GraphClient, PhotoApi};
 use crate::output::Output;
-use crate::tenant::graph::TenantGraph;
 use crate::tenant::lock::{self, CAVEATS, Desired, LOCK_ORDER_NOTE, LockKind, ON_PREMISES_TEXT};
 use crate::tenant::{owa, roles};
 
@@ -99,7 +99,7 @@ pub fn run_status(args: &LockStatusArgs, out: &Output) -> anyhow::Result<i32> {
 }
 
 /// Locks or unlocks with an already-built client (also used by `upload --lock`).
-pub async fn apply_with<G: TenantGraph>(
+pub async fn apply_with<G: PhotoApi>(
     tenant: &G,
     desired: &Desired,
     force: bool,
@@ -185,12 +185,14 @@ fn write_owa_script(
 }
 
 /// `upload --lock`: locks after the upload phase, only when it finished cleanly; otherwise
-/// a report row says why not. Returns the exit code the lock itself deserves.
+/// a report row says why not. Returns the exit code the lock itself deserves. Reuses the
+/// upload's client and runtime: no second sign-in.
 pub fn after_upload(
     report: &mut crate::report::Report,
     roles: &[crate::tenant::roles::RoleId],
     dry_run: bool,
-    graph: crate::graph::GraphOptions,
+    client: &GraphClient,
+    rt: &tokio::runtime::Runtime,
     out: &Output,
 ) -> anyhow::Result<i32> {
     use crate::report::{Row, Severity, Status};
@@ -218,10 +220,8 @@ pub fn after_upload(
         return Ok(exit::OK);
     }
     out.result("upload finished cleanly: locking photo changes");
-    let rt = runtime()?;
-    let tenant = connect(&rt, graph)?;
     match rt.block_on(apply_with(
-        &tenant,
+        client,
         &Desired::Lock(roles.to_vec()),
         false,
         out,

@@ -16,14 +16,21 @@ pub fn run(
     graph: GraphOptions,
     out: &Output,
 ) -> anyhow::Result<i32> {
-    let lock_graph = upload_opts.lock.as_ref().map(|_| graph.clone());
-    let mut report = run_report(opts, upload_opts, graph, out)?;
-    // Tenant hook (issue 5): `--lock` after the upload phase, only when it went cleanly.
-    let lock_code = match (&upload_opts.lock, lock_graph) {
-        (Some(roles), Some(graph)) => {
-            super::lock::after_upload(&mut report, roles, upload_opts.dry_run, graph, out)?
-        }
-        _ => crate::error::exit::OK,
+    let client = Arc::new(GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?);
+    let runtime = super::backup::runtime()?;
+    let mut report = runtime.block_on(upload::run(opts, upload_opts, Arc::clone(&client), out))?;
+    // Tenant hook (issue 5): `--lock` after the upload phase, only when it went cleanly,
+    // with the same client (and token).
+    let lock_code = match &upload_opts.lock {
+        Some(roles) => super::lock::after_upload(
+            &mut report,
+            roles,
+            upload_opts.dry_run,
+            &client,
+            &runtime,
+            out,
+        )?,
+        None => crate::error::exit::OK,
     };
     finish(opts, &report, out)?;
     resume_hints(&report, upload_opts, out);

@@ -1,7 +1,8 @@
 //! Saving users' current photos to a folder with a manifest, and reading a backup back:
 //! the one backup code path for `backup`, `remove` and `upload` (before each replace).
+//! Only a real image counts as a backup; an upload keeps one folder per state database.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,8 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::graph::{GraphFailure, PhotoProblem, TenantGraph, TenantUser};
 use crate::commands::prepare::safe_file_name;
+use crate::graph::{GraphError, GraphUser, Kind, PhotoApi};
 use crate::report::{Row, Status};
 
 /// The manifest's file name inside a backup folder.
@@ -51,15 +52,16 @@ pub enum BackupError {
     Manifest { path: PathBuf, reason: String },
 }
 
+/// The most a backup may hold: Graph's own photo limit.
+pub const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
+
 /// What happened when saving one user's photo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Saved {
     pub entry: ManifestEntry,
     pub status: Status,
     pub attempts: u32,
-    pub failure: Option<GraphFailure>,
-    /// The photo bytes, kept only when the caller asked for them.
-    pub bytes: Option<Vec<u8>>,
+    pub failure: Option<GraphError>,
 }
 
 impl Saved {
@@ -72,6 +74,9 @@ impl Saved {
     pub fn note(&self) -> Option<String> {
         match self.status {
             Status::BackedUp => Some(format!("previous photo backed up as {}", self.entry.file)),
+            Status::NoTenantPhoto if self.entry.detail.contains("earlier run") => {
+                Some("no previous photo (recorded by an earlier run)".into())
+            }
             Status::NoTenantPhoto => Some("no previous photo to back up".into()),
             _ => None,
         }
@@ -87,7 +92,7 @@ impl Saved {
             output_file: (!self.entry.file.is_empty()).then(|| self.entry.file.clone()),
             output_bytes: self.entry.bytes,
             attempts: Some(self.attempts),
-            http_status: f.and_then(|f| f.http_status),
+            http_status: f.and_then(|f| f.status),
             graph_code: f.and_then(|f| f.code.clone()),
             ..Row::default()
         }
@@ -100,6 +105,11 @@ impl Saved {
 pub struct BackupDir {
     dir: PathBuf,
     inner: Mutex<Inner>,
+    /// Upload mode: a user this folder already holds (a copy, or "had no photo") is not
+    /// read again, because a resumed run would otherwise save its own earlier upload.
+    once_per_user: bool,
+    /// The first usable manifest line per user (id, else name; lower case).
+    earlier: HashMap<String, ManifestEntry>,
 }
 
 #[derive(Debug)]
@@ -130,10 +140,16 @@ impl BackupDir {
         let path = dir.join(MANIFEST);
         let exists = path.metadata().map(|m| m.len() > 0).unwrap_or(false);
         let mut names = HashSet::new();
+        let mut earlier = HashMap::new();
         if exists {
             for e in read_manifest(dir)? {
                 if !e.file.is_empty() {
                     names.insert(e.file.to_lowercase());
+                }
+                let usable = e.status == Status::BackedUp.as_str()
+                    || e.status == Status::NoTenantPhoto.as_str();
+                if usable {
+                    earlier.entry(who(&e.id, &e.user)).or_insert(e);
                 }
             }
         }
@@ -151,7 +167,16 @@ impl BackupDir {
         Ok(BackupDir {
             dir: dir.to_path_buf(),
             inner: Mutex::new(Inner { manifest, names }),
+            once_per_user: false,
+            earlier,
         })
+    }
+
+    /// Upload mode (see `once_per_user`): what this folder holds for a user is theirs
+    /// from before the first change, so it is never replaced by a later read.
+    pub fn once_per_user(mut self) -> BackupDir {
+        self.once_per_user = true;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -161,64 +186,80 @@ impl BackupDir {
     /// Reads `user`'s current photo and saves it with a manifest line. Never fails as a
     /// whole: every outcome (no photo, no mailbox, unknown user, errors) is in the result.
     /// `target` is the resolved user when known (its id is used), else `user` is sent as is.
-    pub async fn save<G: TenantGraph>(
+    pub async fn save<G: PhotoApi>(
         &self,
         graph: &G,
         user: &str,
-        target: Option<&TenantUser>,
-        keep_bytes: bool,
+        target: Option<&GraphUser>,
     ) -> Saved {
+        let id = target.map(|t| t.id.clone()).unwrap_or_default();
+        if self.once_per_user
+            && let Some(prev) = self.earlier.get(&who(&id, user))
+        {
+            let status = if prev.status == Status::BackedUp.as_str() {
+                Status::BackedUp
+            } else {
+                Status::NoTenantPhoto
+            };
+            let mut entry = prev.clone();
+            entry.detail = match status {
+                Status::BackedUp => format!(
+                    "already backed up by an earlier run into this folder ({}): that copy is the original, so it is not read again",
+                    entry.file
+                ),
+                _ => "had no photo when an earlier run into this folder looked; not read again"
+                    .into(),
+            };
+            return Saved {
+                entry,
+                status,
+                attempts: 0,
+                failure: None,
+            };
+        }
         let key = target.map_or(user, |t| t.id.as_str());
-        let time = now_rfc3339();
         let mut entry = ManifestEntry {
             user: user.to_string(),
-            id: target.map(|t| t.id.clone()).unwrap_or_default(),
-            upn: target.map(|t| t.upn.clone()).unwrap_or_default(),
+            id,
+            upn: target.and_then(|t| t.upn.clone()).unwrap_or_default(),
             status: String::new(),
             file: String::new(),
             bytes: None,
             sha256: String::new(),
-            time,
+            time: now_rfc3339(),
             detail: String::new(),
         };
-        let (status, attempts, failure, bytes) = match graph.get_photo(key).await {
-            Ok(done) => match self.write_photo(user, &done.value) {
-                Ok(file) => {
-                    entry.file = file;
-                    entry.bytes = Some(done.value.len() as u64);
-                    entry.sha256 = hex::encode(Sha256::digest(&done.value));
-                    entry.detail = format!("saved to {}", self.dir.join(&entry.file).display());
-                    (Status::BackedUp, done.attempts, None, Some(done.value))
-                }
-                Err(e) => {
-                    entry.detail = format!("could not write the backup: {e}");
-                    (Status::Failed, done.attempts, None, None)
-                }
-            },
-            Err(f) => {
-                let status = match f.problem() {
-                    PhotoProblem::NoPhoto => {
-                        entry.detail = "no photo in the tenant".into();
-                        Status::NoTenantPhoto
-                    }
-                    PhotoProblem::NoMailbox => {
+        let (status, attempts, failure) = match graph.get_photo(key).await {
+            Ok(photo) => {
+                let checked = check_content_type(photo.content_type.as_deref())
+                    .and_then(|()| check_image(&photo.bytes));
+                match checked {
+                    Err(why) => {
                         entry.detail = format!(
-                            "no Exchange Online mailbox, so no photo Graph can read ({})",
-                            f.detail()
+                            "the current photo Graph returned is not a usable image ({why}): no backup, so the photo is left alone"
                         );
-                        Status::NoTenantPhoto
+                        (Status::Failed, photo.attempts, None)
                     }
-                    PhotoProblem::UnknownUser => {
-                        entry.detail =
-                            format!("Microsoft 365 does not know this user ({})", f.detail());
-                        Status::UserNotFound
-                    }
-                    PhotoProblem::Other => {
-                        entry.detail = format!("could not read the current photo: {}", f.detail());
-                        Status::Failed
-                    }
-                };
-                (status, f.attempts, Some(f), None)
+                    Ok(ext) => match self.write_photo(user, &photo.bytes, ext) {
+                        Ok(file) => {
+                            entry.file = file;
+                            entry.bytes = Some(photo.bytes.len() as u64);
+                            entry.sha256 = hex::encode(Sha256::digest(&photo.bytes));
+                            entry.detail =
+                                format!("saved to {}", self.dir.join(&entry.file).display());
+                            (Status::BackedUp, photo.attempts, None)
+                        }
+                        Err(e) => {
+                            entry.detail = format!("could not write the backup: {e}");
+                            (Status::Failed, photo.attempts, None)
+                        }
+                    },
+                }
+            }
+            Err(f) => {
+                let (status, detail) = read_failure(&f, target.is_some());
+                entry.detail = detail;
+                (status, f.attempts, Some(f))
             }
         };
         entry.status = status.as_str().to_string();
@@ -231,7 +272,6 @@ impl BackupDir {
                 status: Status::Failed,
                 attempts,
                 failure,
-                bytes: None,
             };
         }
         Saved {
@@ -239,17 +279,11 @@ impl BackupDir {
             status,
             attempts,
             failure,
-            bytes: bytes.filter(|_| keep_bytes),
         }
     }
 
     /// Writes the photo under a name of its own (never over an earlier backup), atomically.
-    fn write_photo(&self, user: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let ext = if bytes.starts_with(b"\x89PNG") {
-            "png"
-        } else {
-            "jpg"
-        };
+    fn write_photo(&self, user: &str, bytes: &[u8], ext: &str) -> std::io::Result<String> {
         let base = safe_file_name(user);
         let name = {
             let mut inner = self
@@ -311,18 +345,19 @@ impl BackupDir {
 
 /// The upload stage's hook before each PUT: saves the user's current photo (by object
 /// id). `Err` says why the photo must not be replaced (no copy could be made).
-pub async fn before_replace(
+pub async fn before_replace<G: PhotoApi>(
     dir: &BackupDir,
-    client: &std::sync::Arc<crate::graph::GraphClient>,
+    graph: &G,
     user: &str,
     user_id: &str,
 ) -> Result<Saved, String> {
-    let graph = super::client::GraphTenant::new(std::sync::Arc::clone(client), 1);
-    let target = TenantUser {
+    let target = GraphUser {
         id: user_id.to_string(),
-        upn: String::new(),
+        upn: None,
+        mail: None,
+        employee_id: None,
     };
-    let saved = dir.save(&graph, user, Some(&target), false).await;
+    let saved = dir.save(graph, user, Some(&target)).await;
     if saved.safe_to_replace() {
         Ok(saved)
     } else {
@@ -331,6 +366,124 @@ pub async fn before_replace(
             saved.entry.detail
         ))
     }
+}
+
+/// A manifest's key for a user: the object id when known, else the name (lower case).
+fn who(id: &str, user: &str) -> String {
+    if id.is_empty() {
+        user.trim().to_lowercase()
+    } else {
+        id.trim().to_lowercase()
+    }
+}
+
+/// What a failed read of the current photo means for the backup. For a user just
+/// resolved by id, any 404 means "nothing to back up" (the photo service answers 404 in
+/// several shapes); 401, 403, 429 past the budget and 5xx fail closed.
+pub fn read_failure(f: &GraphError, resolved: bool) -> (Status, String) {
+    match f.kind {
+        Kind::Interrupted => (Status::Pending, f.detail()),
+        Kind::UnknownUser if !resolved => (
+            Status::UserNotFound,
+            format!("Microsoft 365 does not know this user ({})", f.detail()),
+        ),
+        Kind::NoPhoto if f.code.as_deref().is_none_or(|c| c == "ImageNotFound") => {
+            (Status::NoTenantPhoto, "no photo in the tenant".into())
+        }
+        Kind::NoMailbox | Kind::OnPremMailbox => (
+            Status::NoTenantPhoto,
+            format!("no photo Graph can read: {}", f.detail()),
+        ),
+        _ if f.status == Some(404) => (
+            Status::NoTenantPhoto,
+            format!("nothing to back up: {}", f.detail()),
+        ),
+        _ => (
+            Status::Failed,
+            format!("could not read the current photo: {}", f.detail()),
+        ),
+    }
+}
+
+/// A backup is only as good as its Content-Type: an HTML login page is not a photo.
+pub fn check_content_type(ctype: Option<&str>) -> Result<(), String> {
+    match ctype {
+        Some(c) if c.trim().to_ascii_lowercase().starts_with("image/") => Ok(()),
+        Some(c) => Err(format!(
+            "Content-Type {:?}, not an image",
+            c.chars().take(60).collect::<String>()
+        )),
+        None => Err("no Content-Type".into()),
+    }
+}
+
+/// Checks that `bytes` are one real, non-empty image within Graph's 4 MB limit (magic
+/// bytes and a header decode); returns the file extension for it.
+pub fn check_image(bytes: &[u8]) -> Result<&'static str, String> {
+    use image::ImageFormat;
+    if bytes.is_empty() {
+        return Err("empty".into());
+    }
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(format!(
+            "{} bytes, over Graph's 4 MB photo limit",
+            bytes.len()
+        ));
+    }
+    let (format, ext) = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        (ImageFormat::Jpeg, "jpg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        (ImageFormat::Png, "png")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        (ImageFormat::Gif, "gif")
+    } else if bytes.starts_with(b"BM") {
+        (ImageFormat::Bmp, "bmp")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        (ImageFormat::WebP, "webp")
+    } else {
+        let start: String = String::from_utf8_lossy(&bytes[..bytes.len().min(16)])
+            .escape_debug()
+            .collect();
+        return Err(format!(
+            "not a JPEG, PNG, GIF, BMP or WebP image (starts with \"{start}\")"
+        ));
+    };
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    match reader.into_dimensions() {
+        Ok((w, h)) if w > 0 && h > 0 => Ok(ext),
+        Ok((w, h)) => Err(format!("a {w}x{h} image")),
+        Err(e) => Err(format!("its header does not decode: {e}")),
+    }
+}
+
+/// Where an upload's state database remembers its backup folder: `<state>.backup-dir`,
+/// a one-line text file beside the database, so that every resumed run (and `restore`)
+/// uses the one folder whose copies are the originals.
+pub fn remembered_file(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_os_string();
+    name.push(".backup-dir");
+    PathBuf::from(name)
+}
+
+/// The backup folder recorded for `state`, when it still exists.
+pub fn remembered_dir(state: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(remembered_file(state)).ok()?;
+    let dir = PathBuf::from(text.trim());
+    (!text.trim().is_empty() && dir.is_dir()).then_some(dir)
+}
+
+/// Records `dir` as `state`'s backup folder (absolute, so a run from elsewhere finds it).
+pub fn remember_dir(state: &Path, dir: &Path) -> std::io::Result<()> {
+    let abs = std::fs::canonicalize(dir)?;
+    let file = remembered_file(state);
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    writeln!(tmp, "{}", abs.display())?;
+    tmp.persist(&file).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Reads a backup folder's manifest.
@@ -369,6 +522,12 @@ pub fn load_backed_up(dir: &Path, e: &ManifestEntry) -> Result<Vec<u8>, String> 
             e.sha256
         ));
     }
+    check_image(&bytes).map_err(|why| {
+        format!(
+            "{} is not a usable image ({why}); not restored",
+            path.display()
+        )
+    })?;
     Ok(bytes)
 }
 
@@ -390,20 +549,37 @@ mod tests {
         }
     }
 
+    fn jpeg() -> Vec<u8> {
+        let img =
+            image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8 * 20, y as u8 * 20, 9]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    }
+
+    fn png() -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
     #[test]
     fn manifest_round_trip_and_append() {
         let dir = tempfile::tempdir().unwrap();
         {
             let b = BackupDir::create(dir.path()).unwrap();
             b.append(&entry("a@x.test", "a@x.test.jpg", "")).unwrap();
-            assert_eq!(b.write_photo("a/b", b"abc").unwrap(), "a_b.jpg");
-            assert_eq!(b.write_photo("a/b", b"abc").unwrap(), "a_b-2.jpg");
+            assert_eq!(b.write_photo("a/b", b"abc", "jpg").unwrap(), "a_b.jpg");
+            assert_eq!(b.write_photo("a/b", b"abc", "jpg").unwrap(), "a_b-2.jpg");
         }
         {
             // A second run appends without a second header and keeps names taken.
             let b = BackupDir::create(dir.path()).unwrap();
             b.append(&entry("b@x.test", "", "")).unwrap();
-            assert_eq!(b.write_photo("a/b", b"x").unwrap(), "a_b-3.jpg");
+            assert_eq!(b.write_photo("a/b", b"x", "jpg").unwrap(), "a_b-3.jpg");
+            // The first usable line per user is remembered for upload mode.
+            assert_eq!(b.earlier.get("id-1").unwrap().user, "a@x.test");
         }
         let all = read_manifest(dir.path()).unwrap();
         assert_eq!(all.len(), 2);
@@ -412,19 +588,120 @@ mod tests {
     }
 
     #[test]
-    fn restore_checks_sha() {
+    fn restore_checks_sha_and_refuses_what_is_not_an_image() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("u.jpg"), b"abc").unwrap();
-        let good = hex::encode(Sha256::digest(b"abc"));
+        let photo = jpeg();
+        std::fs::write(dir.path().join("u.jpg"), &photo).unwrap();
+        let good = hex::encode(Sha256::digest(&photo));
         assert_eq!(
             load_backed_up(dir.path(), &entry("u", "u.jpg", &good)).unwrap(),
-            b"abc"
+            photo
         );
         let err = load_backed_up(dir.path(), &entry("u", "u.jpg", "00")).unwrap_err();
         assert!(err.contains("changed since the backup"));
         assert!(load_backed_up(dir.path(), &entry("u", "../u.jpg", "")).is_err());
         assert!(load_backed_up(dir.path(), &entry("u", "", "")).is_err());
         assert!(read_manifest(&dir.path().join("nope")).is_err());
+        // A junk backup (an HTML page saved by an older version) is never put back.
+        let html = b"<html>login</html>";
+        std::fs::write(dir.path().join("h.jpg"), html).unwrap();
+        let sum = hex::encode(Sha256::digest(html));
+        let err = load_backed_up(dir.path(), &entry("h", "h.jpg", &sum)).unwrap_err();
+        assert!(err.contains("not a usable image"), "{err}");
+    }
+
+    #[test]
+    fn only_real_images_count() {
+        assert_eq!(check_image(&jpeg()), Ok("jpg"));
+        assert_eq!(check_image(&png()), Ok("png"));
+        assert!(check_image(b"").unwrap_err().contains("empty"));
+        assert!(
+            check_image(b"<!DOCTYPE html><html>")
+                .unwrap_err()
+                .contains("not a JPEG")
+        );
+        // JPEG magic, but no decodable header behind it.
+        let mut fake = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        fake.extend_from_slice(&[0u8; 64]);
+        assert!(
+            check_image(&fake).unwrap_err().contains("header"),
+            "{:?}",
+            check_image(&fake)
+        );
+        let mut big = jpeg();
+        big.resize(MAX_PHOTO_BYTES + 1, 0);
+        assert!(check_image(&big).unwrap_err().contains("4 MB"));
+        assert!(check_content_type(Some("image/jpeg")).is_ok());
+        assert!(check_content_type(Some("Image/PNG; charset=binary")).is_ok());
+        assert!(check_content_type(Some("text/html; charset=utf-8")).is_err());
+        assert!(check_content_type(None).is_err());
+    }
+
+    #[test]
+    fn a_404_on_a_resolved_user_is_nothing_to_back_up_and_the_rest_fails_closed() {
+        let e = |status: u16, code: &str| {
+            let rule =
+                crate::graph::codes::classify(crate::graph::Endpoint::PhotoGet, status, code);
+            GraphError {
+                status: Some(status),
+                code: (!code.is_empty()).then(|| code.to_string()),
+                kind: rule.kind,
+                hint: rule.hint,
+                ..GraphError::new(rule.kind, "x")
+            }
+        };
+        for code in [
+            "ImageNotFound",
+            "ResourceNotFound",
+            "ErrorItemNotFound",
+            "Other",
+            "",
+        ] {
+            assert_eq!(
+                read_failure(&e(404, code), true).0,
+                Status::NoTenantPhoto,
+                "{code}"
+            );
+        }
+        let (_, detail) = read_failure(&e(404, "ResourceNotFound"), true);
+        assert!(detail.contains("ResourceNotFound"), "{detail}");
+        for (status, code) in [
+            (401, ""),
+            (403, "ErrorAccessDenied"),
+            (429, ""),
+            (500, ""),
+            (503, ""),
+        ] {
+            assert_eq!(
+                read_failure(&e(status, code), true).0,
+                Status::Failed,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_backup_folder_is_remembered_beside_the_state_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("photos.m365-photos.db");
+        assert_eq!(remembered_dir(&state), None);
+        let bk = dir.path().join("photo-backup-x");
+        std::fs::create_dir_all(&bk).unwrap();
+        remember_dir(&state, &bk).unwrap();
+        assert_eq!(
+            remembered_file(&state),
+            dir.path().join("photos.m365-photos.db.backup-dir")
+        );
+        assert_eq!(
+            remembered_dir(&state),
+            Some(std::fs::canonicalize(&bk).unwrap())
+        );
+        std::fs::remove_dir(&bk).unwrap();
+        assert_eq!(
+            remembered_dir(&state),
+            None,
+            "a vanished folder is not reused"
+        );
     }
 
     #[test]

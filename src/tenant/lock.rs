@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::graph::{GraphFailure, TenantGraph};
 use super::roles::RoleId;
+use crate::graph::{GraphError, PhotoApi};
 
 /// Graph path of the setting (beta only).
-pub const SETTINGS_PATH: &str = "beta/admin/people/photoUpdateSettings";
+pub const SETTINGS_PATH: &str = crate::graph::SETTINGS_PATH;
 /// Permission the lock commands need (reading alone: `PeopleSettings.Read.All`).
 pub const PERMISSION: &str = "PeopleSettings.ReadWrite.All";
 pub const READ_PERMISSION: &str = "PeopleSettings.Read.All";
@@ -206,23 +206,17 @@ pub enum LockKind {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("{}", permission_text(.0, .1))]
-    Graph(&'static str, GraphFailure),
+    Graph(&'static str, GraphError),
 }
 
-impl LockError {
-    pub fn failure(&self) -> &GraphFailure {
-        match self {
-            LockError::Graph(_, f) => f,
-        }
-    }
-}
-
-fn permission_text(step: &str, f: &GraphFailure) -> String {
+/// The detail already carries the endpoint's hint; a 401 (some services answer it for a
+/// missing permission) also names the permissions.
+fn permission_text(step: &str, f: &GraphError) -> String {
     let mut s = format!(
         "{step} photo update settings (Graph beta endpoint /{SETTINGS_PATH}) failed: {}",
         f.detail()
     );
-    if matches!(f.http_status, Some(401) | Some(403)) {
+    if f.status == Some(401) {
         s.push_str(&format!(
             " -- the app needs the Microsoft Graph application permission {PERMISSION} (reading alone: {READ_PERMISSION}) with admin consent"
         ));
@@ -231,16 +225,16 @@ fn permission_text(step: &str, f: &GraphFailure) -> String {
 }
 
 /// Reads the settings.
-pub async fn read<G: TenantGraph>(graph: &G) -> Result<(PhotoSettings, u32), LockError> {
-    let done = graph
-        .get_json(SETTINGS_PATH)
+pub async fn read<G: PhotoApi>(graph: &G) -> Result<(PhotoSettings, u32), LockError> {
+    let (value, attempts) = graph
+        .get_settings()
         .await
         .map_err(|f| LockError::Graph("reading", f))?;
-    Ok((PhotoSettings::from_json(&done.value), done.attempts))
+    Ok((PhotoSettings::from_json(&value), attempts))
 }
 
 /// Reads the settings, changes them when needed (and allowed), and reads them back.
-pub async fn apply<G: TenantGraph>(
+pub async fn apply<G: PhotoApi>(
     graph: &G,
     desired: &Desired,
     force: bool,
@@ -262,11 +256,11 @@ pub async fn apply<G: TenantGraph>(
             attempts,
         });
     }
-    let done = graph
-        .patch_json(SETTINGS_PATH, desired.body())
+    let (_, n) = graph
+        .patch_settings(desired.body())
         .await
         .map_err(|f| LockError::Graph("changing", f))?;
-    attempts += done.attempts;
+    attempts += n;
     let (after, n) = read(graph).await?;
     attempts += n;
     let kind = if desired.satisfied_by(&after) {
@@ -316,15 +310,19 @@ mod tests {
 
     #[test]
     fn permission_hint_on_403() {
+        use crate::graph::codes::{Endpoint, classify};
+        let rule = classify(Endpoint::SettingsWrite, 403, "Authorization_RequestDenied");
         let e = LockError::Graph(
             "changing",
-            GraphFailure {
-                http_status: Some(403),
+            GraphError {
+                status: Some(403),
                 code: Some("Authorization_RequestDenied".into()),
-                message: "Insufficient privileges".into(),
-                attempts: 1,
+                hint: rule.hint,
+                ..GraphError::new(rule.kind, "Insufficient privileges")
             },
         );
-        assert!(e.to_string().contains("PeopleSettings.ReadWrite.All"));
+        let text = e.to_string();
+        assert!(text.contains("PeopleSettings.ReadWrite.All"), "{text}");
+        assert!(!text.contains("ProfilePhoto"), "{text}");
     }
 }

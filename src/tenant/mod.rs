@@ -2,8 +2,6 @@
 //! removing and restoring users' current photos.
 
 pub mod backup;
-pub mod client;
-pub mod graph;
 pub mod lock;
 pub mod owa;
 pub mod roles;

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::backup::{self, BackupDir, ManifestEntry};
-use super::graph::{GraphFailure, PhotoProblem, TenantGraph, TenantUser};
+use crate::graph::{GraphError, GraphUser, Kind, PhotoApi};
 use crate::report::{Row, Status};
 
 /// One user to work on: how the CSV named them and who Graph says they are.
@@ -19,7 +19,7 @@ pub struct Target {
     pub user: String,
     pub csv_line: Option<u64>,
     /// `None`: Graph does not know the user.
-    pub resolved: Option<TenantUser>,
+    pub resolved: Option<GraphUser>,
 }
 
 /// Runs `f` on every item with at most `limit` in flight; results in input order.
@@ -63,7 +63,7 @@ fn unknown_row(t: &Target) -> Row {
 }
 
 /// Backs up every target into `dir`; unknown users get a manifest line and a row too.
-pub async fn backup_all<G: TenantGraph>(
+pub async fn backup_all<G: PhotoApi>(
     graph: Arc<G>,
     dir: Arc<BackupDir>,
     targets: Vec<Target>,
@@ -77,9 +77,7 @@ pub async fn backup_all<G: TenantGraph>(
                 dir.record_unknown(&t.user);
                 return unknown_row(&t);
             }
-            let saved = dir
-                .save(graph.as_ref(), &t.user, t.resolved.as_ref(), false)
-                .await;
+            let saved = dir.save(graph.as_ref(), &t.user, t.resolved.as_ref()).await;
             Row {
                 csv_line: t.csv_line,
                 ..saved.row()
@@ -89,13 +87,13 @@ pub async fn backup_all<G: TenantGraph>(
     .await
 }
 
-fn failure_fields(row: &mut Row, f: &GraphFailure) {
-    row.http_status = f.http_status;
+fn failure_fields(row: &mut Row, f: &GraphError) {
+    row.http_status = f.status;
     row.graph_code = f.code.clone();
 }
 
 /// Removes the targets' photos, each backed up first; `dry_run` reads only.
-pub async fn remove_all<G: TenantGraph>(
+pub async fn remove_all<G: PhotoApi>(
     graph: Arc<G>,
     dir: Option<Arc<BackupDir>>,
     targets: Vec<Target>,
@@ -112,15 +110,15 @@ pub async fn remove_all<G: TenantGraph>(
             let mut attempts = 0;
             if dry_run || dir.is_none() {
                 return match graph.get_photo(&user.id).await {
-                    Ok(done) => Row {
+                    Ok(photo) => Row {
                         user: Some(t.user.clone()),
                         csv_line: t.csv_line,
                         status: Some(Status::WouldRemove),
                         detail: format!(
                             "has a photo ({} bytes); would be backed up and removed",
-                            done.value.len()
+                            photo.bytes.len()
                         ),
-                        attempts: Some(done.attempts),
+                        attempts: Some(photo.attempts),
                         ..Row::default()
                     },
                     Err(f) => {
@@ -133,7 +131,7 @@ pub async fn remove_all<G: TenantGraph>(
             let Some(dir) = dir else {
                 return unknown_row(&t);
             };
-            let saved = dir.save(graph.as_ref(), &t.user, Some(&user), false).await;
+            let saved = dir.save(graph.as_ref(), &t.user, Some(&user)).await;
             attempts += saved.attempts;
             if saved.status != Status::BackedUp {
                 // Nothing to remove, or no copy: never delete without one.
@@ -175,18 +173,20 @@ pub async fn remove_all<G: TenantGraph>(
     .await
 }
 
-fn problem_row(t: &Target, f: &GraphFailure) -> Row {
-    let (status, detail) = match f.problem() {
-        PhotoProblem::NoPhoto => (Status::NoTenantPhoto, "no photo in the tenant".to_string()),
-        PhotoProblem::NoMailbox => (
-            Status::NoTenantPhoto,
-            format!("no Exchange Online mailbox, so no photo ({})", f.detail()),
-        ),
-        PhotoProblem::UnknownUser => (
+fn problem_row(t: &Target, f: &GraphError) -> Row {
+    let (status, detail) = match f.kind {
+        Kind::UnknownUser => (
             Status::UserNotFound,
             format!("Microsoft 365 does not know this user ({})", f.detail()),
         ),
-        PhotoProblem::Other => (Status::Failed, f.detail()),
+        Kind::Interrupted => (Status::Pending, f.detail()),
+        _ if t.resolved.is_some() => backup::read_failure(f, true),
+        Kind::NoPhoto => (Status::NoTenantPhoto, "no photo in the tenant".to_string()),
+        Kind::NoMailbox | Kind::OnPremMailbox => (
+            Status::NoTenantPhoto,
+            format!("no photo Graph can read: {}", f.detail()),
+        ),
+        _ => (Status::Failed, f.detail()),
     };
     let mut row = Row {
         user: Some(t.user.clone()),
@@ -201,7 +201,7 @@ fn problem_row(t: &Target, f: &GraphFailure) -> Row {
 
 /// Puts the photos of a backup folder back: the first `backed-up` line per user wins
 /// (the state before the first change), later ones are reported and left alone.
-pub async fn restore_all<G: TenantGraph>(
+pub async fn restore_all<G: PhotoApi>(
     graph: Arc<G>,
     dir: &Path,
     entries: Vec<ManifestEntry>,

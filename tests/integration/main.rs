@@ -10,8 +10,10 @@ mod cli;
 mod crop;
 mod emulator;
 mod face_pipeline;
+mod graph_safety;
 #[cfg(feature = "heic")]
 mod heic;
+mod hostile;
 mod process;
 mod state;
 mod tenant;
