@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod crop;
 mod face_pipeline;
+mod hardening;
 #[cfg(feature = "heic")]
 mod heic;
 mod process;
