@@ -481,6 +481,9 @@ pub struct ImageArgs {
     /// Refuse sources with more pixels than this, before decoding.
     #[arg(long, default_value_t = 200_000_000, value_name = "N")]
     pub max_pixels: u64,
+    /// Refuse source files larger than this many bytes, unread [default: 100 MiB].
+    #[arg(long, default_value_t = 100 * 1024 * 1024, value_name = "BYTES", hide_default_value = true)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Args)]
@@ -531,6 +534,12 @@ impl ImageArgs {
                 reason: format!("{} bytes is over Graph's 4 MB photo limit", self.max_bytes),
             });
         }
+        if self.max_file_size == 0 {
+            return Err(ConfigError::Invalid {
+                flag: "--max-file-size",
+                reason: "must be at least 1 byte (the default is 104857600, 100 MiB)".into(),
+            });
+        }
         let defaults = ImageOptions::default();
         Ok(ImageOptions {
             size: self.size,
@@ -543,6 +552,7 @@ impl ImageArgs {
                 CropArg::Centre => CropMode::Centre,
             },
             max_pixels: self.max_pixels,
+            max_file_size: self.max_file_size,
         })
     }
 }

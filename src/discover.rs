@@ -35,6 +35,8 @@ pub struct SkippedFile {
 pub struct Discovered {
     pub photos: Vec<PhotoFile>,
     pub skipped: Vec<SkippedFile>,
+    /// Folders that could not be listed: photos in them were not seen.
+    pub unreadable: Vec<SkippedFile>,
 }
 
 /// Operating-system droppings that are never photos and not worth a report row.
@@ -56,6 +58,11 @@ pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Discovered, Confi
             reason: "is not a folder".into(),
         });
     }
+    // A folder that cannot be listed would otherwise look empty: every user no-photo.
+    fs::read_dir(root).map_err(|e| ConfigError::PhotosFolder {
+        path: root.to_path_buf(),
+        reason: format!("cannot list it: {e}"),
+    })?;
     let canon_root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let canon_exclude = exclude.and_then(|p| fs::canonicalize(p).ok());
 
@@ -84,9 +91,14 @@ pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Discovered, Confi
                     .path()
                     .map(|p| rel_of(root, p))
                     .unwrap_or_else(|| "?".into());
-                found.skipped.push(SkippedFile {
+                let reason = e
+                    .io_error()
+                    .map_or_else(|| e.to_string(), ToString::to_string);
+                found.unreadable.push(SkippedFile {
                     rel,
-                    reason: format!("cannot read: {e}"),
+                    reason: format!(
+                        "cannot read this folder ({reason}): photos in it were not seen"
+                    ),
                 });
                 continue;
             }
@@ -95,6 +107,14 @@ pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Discovered, Confi
         let rel = rel_of(root, path);
         let file_type = entry.file_type();
         if file_type.is_dir() {
+            continue;
+        }
+        // From the directory entry, without opening: opening a FIFO blocks forever.
+        if !file_type.is_file() && !file_type.is_symlink() {
+            found.skipped.push(SkippedFile {
+                rel,
+                reason: format!("{}, not a regular file; not read", special_kind(file_type)),
+            });
             continue;
         }
         if file_type.is_symlink() {
@@ -135,6 +155,25 @@ pub fn discover(root: &Path, exclude: Option<&Path>) -> Result<Discovered, Confi
         });
     }
     Ok(found)
+}
+
+#[cfg(unix)]
+fn special_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_t: fs::FileType) -> &'static str {
+    "a special file"
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

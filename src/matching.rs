@@ -81,14 +81,27 @@ impl UserIndex {
     }
 
     pub fn parse(path: &Path, bytes: &[u8], opts: &MatchOptions) -> Result<UserIndex, ConfigError> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::UsersCsv {
-            path: path.to_path_buf(),
-            reason: format!(
-                "is not UTF-8 ({e}); save it from Excel as \"CSV UTF-8 (Comma delimited)\""
-            ),
-        })?;
-        let delimiter = detect_delimiter(text);
+        let utf16 = utf16_text(bytes).map(|r| {
+            r.map_err(|reason| ConfigError::UsersCsv {
+                path: path.to_path_buf(),
+                reason,
+            })
+        });
+        let utf16 = utf16.transpose()?;
+        let text = match &utf16 {
+            Some(text) => text.as_str(),
+            None => {
+                let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+                std::str::from_utf8(bytes).map_err(|e| ConfigError::UsersCsv {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "is not UTF-8 ({e}); save it from Excel as \"CSV UTF-8 (Comma delimited)\""
+                    ),
+                })?
+            }
+        };
+        let (text, sep) = excel_sep_line(text);
+        let delimiter = sep.unwrap_or_else(|| detect_delimiter(text));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
@@ -274,6 +287,55 @@ fn column_index(headers: &[String], name: &str) -> Option<usize> {
     })
 }
 
+/// Excel's "Unicode text" (UTF-16 with a byte-order mark, usually tab separated) as
+/// text; `None` when there is no UTF-16 byte-order mark.
+fn utf16_text(bytes: &[u8]) -> Option<Result<String, String>> {
+    let (rest, little) = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        (rest, true)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        (rest, false)
+    } else {
+        return None;
+    };
+    let endian = if little { "LE" } else { "BE" };
+    if rest.len() % 2 != 0 {
+        return Some(Err(format!(
+            "starts as UTF-16 {endian} but has an odd number of bytes (cut short?)"
+        )));
+    }
+    let units: Vec<u16> = rest
+        .chunks_exact(2)
+        .map(|p| {
+            if little {
+                u16::from_le_bytes([p[0], p[1]])
+            } else {
+                u16::from_be_bytes([p[0], p[1]])
+            }
+        })
+        .collect();
+    Some(String::from_utf16(&units).map_err(|e| format!("is not valid UTF-16 {endian} ({e})")))
+}
+
+/// Excel's `sep=;` first line names the delimiter. Returns the text with that line's
+/// content removed but its line break kept, so CSV line numbers stay those of the file.
+fn excel_sep_line(text: &str) -> (&str, Option<u8>) {
+    let end = text.find(['\r', '\n']).unwrap_or(text.len());
+    let first = text[..end].trim();
+    let first = first
+        .strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(first);
+    match first.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("sep=") => match first.as_bytes()[4..] {
+            [d] if d.is_ascii() && d != b'"' && !d.is_ascii_alphanumeric() => {
+                (&text[end..], Some(d))
+            }
+            _ => (text, None),
+        },
+        _ => (text, None),
+    }
+}
+
 /// Picks the delimiter from the header line: whichever of `,` `;` `\t` occurs most
 /// outside quotes (Excel in many European locales writes `;`).
 fn detect_delimiter(text: &str) -> u8 {
@@ -334,6 +396,61 @@ mod tests {
         assert_eq!(idx.users.len(), 2);
         assert_eq!(idx.get("10432").unwrap().user, "a@x.com");
         assert!(idx.issues.is_empty());
+    }
+
+    #[test]
+    fn utf16_with_bom_both_byte_orders() {
+        let text = "employeeId\tuserPrincipalName\r\n1\tzoë@x.com\r\n2\t山田@x.com\r\n";
+        for little in [true, false] {
+            let mut bytes = if little {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for u in text.encode_utf16() {
+                bytes.extend(if little {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                });
+            }
+            let idx = UserIndex::parse(
+                Path::new("u.txt"),
+                &bytes,
+                &opts("employeeId", "userPrincipalName"),
+            )
+            .unwrap();
+            assert_eq!(idx.get("1").unwrap().user, "zoë@x.com");
+            assert_eq!(idx.get("2").unwrap().user, "山田@x.com");
+            assert_eq!(idx.get("2").unwrap().line, 3);
+            let mut odd = bytes.clone();
+            odd.push(0);
+            let err =
+                UserIndex::parse(Path::new("u.txt"), &odd, &opts("employeeId", "x")).unwrap_err();
+            assert!(err.to_string().contains("odd number of bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn excel_sep_line_names_the_delimiter_and_keeps_line_numbers() {
+        // The header alone would suggest ',' (two of them against one ';').
+        for first in ["sep=;", "SEP=;", "\"sep=;\""] {
+            let csv = format!("\u{FEFF}{first}\r\nid;upn,name,x\r\n7;a@x.com,A,1\r\n");
+            let idx = UserIndex::parse(
+                Path::new("u.csv"),
+                csv.as_bytes(),
+                &opts("id", "upn,name,x"),
+            )
+            .unwrap();
+            let row = idx.get("7").unwrap();
+            assert_eq!(row.user, "a@x.com,A,1", "{first}");
+            assert_eq!(row.line, 3);
+        }
+        assert_eq!(excel_sep_line("sep=,\nx").1, Some(b','));
+        assert_eq!(excel_sep_line("sep=\t\nx").1, Some(b'\t'));
+        assert_eq!(excel_sep_line("separator\nx").1, None);
+        assert_eq!(excel_sep_line("sep=a\nx").1, None);
+        assert_eq!(excel_sep_line("sep=").1, None);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct ImageOptions {
     pub crop: CropMode,
     /// Decompression-bomb guard: sources with more pixels are refused before decoding.
     pub max_pixels: u64,
+    /// Sources larger than this many bytes are refused from their metadata, unread.
+    pub max_file_size: u64,
 }
 
 impl Default for ImageOptions {
@@ -53,6 +55,7 @@ impl Default for ImageOptions {
             min_quality: 40,
             crop: CropMode::Face,
             max_pixels: 200_000_000,
+            max_file_size: 100 * 1024 * 1024,
         }
     }
 }

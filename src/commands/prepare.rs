@@ -26,6 +26,26 @@ pub fn prepare(opts: &Options) -> Result<Prepared, ConfigError> {
     let found = discover::discover(&opts.photos, opts.out.as_deref())?;
     let files_seen = found.photos.len() + found.skipped.len();
     let mut rows = Vec::new();
+    // Users whose photo sits in an unlistable folder would be no-photo for no visible
+    // reason: the folder gets a failed row (exit 1) and their rows say so.
+    let unseen = if found.unreadable.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = found.unreadable.iter().map(|u| u.rel.as_str()).collect();
+        format!(
+            "; {} folder(s) could not be read, so it may be there: {}",
+            names.len(),
+            names.join(", ")
+        )
+    };
+    for folder in found.unreadable {
+        rows.push(Row {
+            file: Some(folder.rel),
+            status: Some(Status::Failed),
+            detail: folder.reason,
+            ..Row::default()
+        });
+    }
     for skipped in found.skipped {
         rows.push(Row {
             file: Some(skipped.rel),
@@ -64,7 +84,7 @@ pub fn prepare(opts: &Options) -> Result<Prepared, ConfigError> {
             user: Some(user.user.clone()),
             status: Some(Status::NoPhoto),
             detail: format!(
-                "no photo named {:?} (any extension) in {}",
+                "no photo named {:?} (any extension) in {}{unseen}",
                 user.key,
                 opts.photos.display()
             ),
@@ -109,7 +129,10 @@ pub fn matched_row(m: &MatchedPhoto) -> Row {
 }
 
 /// A file name for a user's photo that is safe on every file system (Windows included):
-/// letters, digits and `@._-+` kept, anything else becomes `_`.
+/// letters, digits and `@._-+` kept, anything else becomes `_`. At most
+/// [`MAX_NAME_BYTES`] bytes (file systems count bytes, and CJK letters take three): a
+/// longer name is cut on a character boundary and ends in `~` and a hash of the whole
+/// user, so two long names that share a beginning stay apart.
 pub fn safe_file_name(user: &str) -> String {
     let mut name: String = user
         .trim()
@@ -121,8 +144,15 @@ pub fn safe_file_name(user: &str) -> String {
                 '_'
             }
         })
-        .take(180)
         .collect();
+    if name.len() > MAX_NAME_BYTES {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(user.as_bytes()));
+        let suffix = format!("~{}", &hash[..12]);
+        let cut = name.floor_char_boundary(MAX_NAME_BYTES - suffix.len());
+        name.truncate(cut);
+        name.push_str(&suffix);
+    }
     let trimmed = name.trim_matches(|c| c == '.' || c == ' ').to_string();
     name = if trimmed.is_empty() {
         "_".into()
@@ -138,6 +168,10 @@ pub fn safe_file_name(user: &str) -> String {
     }
     name
 }
+
+/// Longest name [`safe_file_name`] makes, leaving room for an extension and a `-N`
+/// suffix under the usual 255-byte limit.
+pub const MAX_NAME_BYTES: usize = 200;
 
 /// Builds the rayon pool for `--jobs`.
 pub fn thread_pool(jobs: Option<usize>) -> rayon::ThreadPool {
@@ -199,5 +233,25 @@ mod tests {
         assert_eq!(safe_file_name("a/b\\c:d*e?\"f<g>h|"), "a_b_c_d_e__f_g_h_");
         assert_eq!(safe_file_name("CON"), "CON_");
         assert_eq!(safe_file_name(" ..."), "_");
+    }
+
+    #[test]
+    fn long_names_are_cut_by_bytes_and_stay_apart() {
+        let long: String = "山田太郎".repeat(40);
+        let a = safe_file_name(&format!("{long}甲@contoso.com"));
+        let b = safe_file_name(&format!("{long}乙@contoso.com"));
+        assert!(a.len() <= super::MAX_NAME_BYTES && b.len() <= super::MAX_NAME_BYTES);
+        assert_ne!(a, b);
+        assert!(a.starts_with("山田太郎山田"), "{a}");
+        assert_eq!(a, safe_file_name(&format!("{long}甲@contoso.com")));
+        // Names that fit are as before.
+        let fits = "é".repeat(100);
+        assert_eq!(safe_file_name(&fits), fits);
+        let ascii = safe_file_name(&"a".repeat(250));
+        assert_eq!(ascii.len(), super::MAX_NAME_BYTES);
+        assert!(
+            ascii.starts_with(&"a".repeat(187)) && ascii.contains('~'),
+            "{ascii}"
+        );
     }
 }

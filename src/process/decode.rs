@@ -154,25 +154,19 @@ fn with_decompressor<T>(
         if slot.is_none() {
             *slot = Some(Decompressor::new().map_err(tj_error)?);
         }
-        match slot.as_mut() {
+        let result = match slot.as_mut() {
             Some(d) => f(d),
             None => Err(ProcessError::Decode {
                 format: "JPEG".into(),
                 reason: "libjpeg-turbo could not start".into(),
             }),
+        };
+        if result.is_err() {
+            // tj3DecompressHeader returns from a libjpeg error without aborting, leaving
+            // the handle mid-header: reused, it fails every later photo on this thread.
+            *slot = None;
         }
-    })
-}
-
-/// Oriented width and height of a JPEG from its header alone.
-pub fn jpeg_dims(bytes: &[u8]) -> Result<(u32, u32, u8), ProcessError> {
-    let header = with_decompressor(|d| d.read_header(bytes).map_err(tj_error))?;
-    let meta = jpeg_meta(bytes);
-    let (w, h) = (header.width as u32, header.height as u32);
-    Ok(if meta.orientation >= 5 {
-        (h, w, meta.orientation)
-    } else {
-        (w, h, meta.orientation)
+        result
     })
 }
 
@@ -289,9 +283,17 @@ fn image_format(format: &SourceFormat) -> Option<image::ImageFormat> {
 }
 
 fn image_error(format: &SourceFormat, e: image::ImageError) -> ProcessError {
+    let reason = match &e {
+        image::ImageError::Limits(_) => {
+            format!(
+                "{e}: needs more decode memory than the limit (4 bytes a pixel at --max-pixels)"
+            )
+        }
+        _ => e.to_string(),
+    };
     ProcessError::Decode {
         format: format.name().to_string(),
-        reason: e.to_string(),
+        reason,
     }
 }
 
@@ -303,14 +305,33 @@ fn generic_decoder<'a>(
 ) -> Result<Box<dyn ImageDecoder + 'a>, ProcessError> {
     let fmt = image_format(format).ok_or_else(|| unusable(format))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), fmt);
+    let budget = decode_budget(max_pixels);
     let mut limits = image::Limits::default();
-    // 16-bit RGBA is 8 bytes a pixel; the pixel check below is the real guard.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
+    // Bounds the decoders' own buffers (png, tiff); the output buffer is checked below,
+    // as `image` allocates it without consulting the limit.
+    limits.max_alloc = Some(budget);
     reader.limits(limits);
     let decoder = reader.into_decoder().map_err(|e| image_error(format, e))?;
     let (w, h) = decoder.dimensions();
     check_pixels(w, h, max_pixels)?;
+    let needed = decoder.total_bytes();
+    if needed > budget {
+        return Err(ProcessError::TooMuchMemory {
+            width: w,
+            height: h,
+            layout: format!("{:?}", decoder.color_type()),
+            needed,
+            limit: budget,
+        });
+    }
     Ok(Box::new(decoder))
+}
+
+/// Decode memory allowed for one photo in one worker: 4 bytes (8-bit RGBA) for each
+/// pixel `--max-pixels` allows, so 16-bit and float images get half as many or fewer.
+/// These formats cannot decode at reduced scale, so this is what a worker holds.
+pub fn decode_budget(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(4).max(64 << 20)
 }
 
 fn decode_generic(
@@ -330,22 +351,6 @@ fn decode_generic(
         orientation,
         full_width: fw,
         full_height: fh,
-    })
-}
-
-/// Oriented dimensions of a non-JPEG file from its header.
-pub fn generic_dims(
-    bytes: &[u8],
-    format: &SourceFormat,
-    max_pixels: u64,
-) -> Result<(u32, u32, u8), ProcessError> {
-    let mut decoder = generic_decoder(bytes, format, max_pixels)?;
-    let orientation = decoder.orientation().map(orientation_number).unwrap_or(1);
-    let (w, h) = decoder.dimensions();
-    Ok(if orientation >= 5 {
-        (h, w, orientation)
-    } else {
-        (w, h, orientation)
     })
 }
 

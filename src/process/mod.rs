@@ -127,7 +127,29 @@ pub enum ProcessError {
     },
     #[error("encoding failed: {0}")]
     Encode(String),
+    #[error("not a regular file (a FIFO, socket or device is never a photo): not read")]
+    NotAFile,
+    #[error(
+        "the file is {bytes} bytes, more than --max-file-size {limit} ({mib} MiB): not read",
+        mib = limit / (1024 * 1024)
+    )]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error(
+        "{width}x{height} {layout} needs {needed} bytes of decode memory, more than the limit of {limit} (4 bytes a pixel at --max-pixels): refused before decoding"
+    )]
+    TooMuchMemory {
+        width: u32,
+        height: u32,
+        layout: String,
+        needed: u64,
+        limit: u64,
+    },
+    #[error("too small to use ({short} px; at least {min})")]
+    TooSmallToUse { short: u32, min: u32 },
 }
+
+/// Short side below which a source is refused: nobody is recognisable in fewer pixels.
+pub const MIN_SHORT_SIDE: u32 = 96;
 
 fn io_error(path: &Path, source: std::io::Error) -> ProcessError {
     ProcessError::Io {
@@ -136,34 +158,72 @@ fn io_error(path: &Path, source: std::io::Error) -> ProcessError {
     }
 }
 
-/// Reads at most `limit` bytes (headers live at the start of a file).
-fn read_head(path: &Path, limit: u64) -> Result<Vec<u8>, ProcessError> {
+/// Refuses, from metadata alone, what must never be read as a photo: anything but a
+/// regular file (a FIFO would block forever) and files over `--max-file-size`.
+fn check_file(path: &Path, opts: &ImageOptions) -> Result<(), ProcessError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if !meta.is_file() {
+        return Err(ProcessError::NotAFile);
+    }
+    if meta.len() > opts.max_file_size {
+        return Err(ProcessError::TooLarge {
+            bytes: meta.len(),
+            limit: opts.max_file_size,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a whole source after [`check_file`], never more than `--max-file-size` bytes
+/// (the file may grow after the check).
+fn read_source(path: &Path, opts: &ImageOptions) -> Result<Vec<u8>, ProcessError> {
+    check_file(path, opts)?;
     let mut buf = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(limit).read_to_end(&mut buf))
+        .and_then(|f| {
+            f.take(opts.max_file_size.saturating_add(1))
+                .read_to_end(&mut buf)
+        })
         .map_err(|e| io_error(path, e))?;
+    if buf.len() as u64 > opts.max_file_size {
+        return Err(ProcessError::TooLarge {
+            bytes: buf.len() as u64,
+            limit: opts.max_file_size,
+        });
+    }
     Ok(buf)
 }
 
-/// Reads only what is needed to know a source's oriented size (no pixel decode).
+/// Refuses a source too small to be anybody's photo (asking for a smaller `--size`
+/// lowers the bar with it).
+fn check_usable(width: u32, height: u32, opts: &ImageOptions) -> Result<(), ProcessError> {
+    let min = MIN_SHORT_SIDE.min(opts.size);
+    let short = width.min(height);
+    if short < min {
+        return Err(ProcessError::TooSmallToUse { short, min });
+    }
+    Ok(())
+}
+
+/// Learns what `plan` promises: that `process` can decode the source, and its oriented
+/// size. JPEG is decoded at 1/8 scale, which still runs every byte of the scan through
+/// the decoder `process` uses (a corrupt or truncated file fails here too) for a
+/// fraction of a full decode; formats without reduced-scale decoding are decoded in
+/// full; HEIC is checked by libheif's header parse only.
 pub fn probe(
     path: &Path,
     format: &SourceFormat,
     opts: &ImageOptions,
 ) -> Result<SourceInfo, ProcessError> {
     let (width, height, orientation) = match format {
-        SourceFormat::Jpeg => {
-            // The header is near the start unless a large EXIF thumbnail comes first.
-            let head = read_head(path, 256 * 1024)?;
-            match decode::jpeg_dims(&head) {
-                Ok(dims) => dims,
-                Err(_) => decode::jpeg_dims(&std::fs::read(path).map_err(|e| io_error(path, e))?)?,
-            }
+        SourceFormat::Heif => {
+            check_file(path, opts)?;
+            heif_dims(path)?
         }
-        SourceFormat::Heif => heif_dims(path)?,
         f if f.is_image() => {
-            let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-            decode::generic_dims(&bytes, format, opts.max_pixels)?
+            let bytes = read_source(path, opts)?;
+            let decoded = decode::decode(path, &bytes, format, opts.max_pixels, 1)?;
+            (decoded.full_width, decoded.full_height, decoded.orientation)
         }
         other => return Err(decode::unusable(other)),
     };
@@ -176,6 +236,7 @@ pub fn probe(
             limit: opts.max_pixels,
         });
     }
+    check_usable(width, height, opts)?;
     Ok(SourceInfo {
         format: format.clone(),
         width,
@@ -206,9 +267,10 @@ fn load(
     if !format.is_image() {
         return Err(decode::unusable(format));
     }
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let bytes = read_source(path, opts)?;
     let decoded = decode::decode(path, &bytes, format, opts.max_pixels, target_short)?;
     drop(bytes);
+    check_usable(decoded.full_width, decoded.full_height, opts)?;
     let info = SourceInfo {
         format: format.clone(),
         width: decoded.full_width,

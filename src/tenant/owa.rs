@@ -4,9 +4,21 @@
 /// Name of the policy made for a subset of users.
 pub const SUBSET_POLICY: &str = "M365Photos-NoPhotoChange";
 
-/// Quotes a value for a PowerShell single-quoted string (`'` doubles).
+/// Quotes a value for a PowerShell single-quoted string. PowerShell ends such a string
+/// at `'` and at the typographic quotes U+2018-U+201B alike (Excel turns `o'brien` into
+/// `o’brien`), so each of the four is doubled, as PowerShell's own
+/// `CodeGeneration.EscapeSingleQuotedStringContent` does.
 fn ps_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let mut quoted = String::with_capacity(s.len() + 2);
+    quoted.push('\'');
+    for c in s.chars() {
+        quoted.push(c);
+        if matches!(c, '\'' | '\u{2018}'..='\u{201B}') {
+            quoted.push(c);
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 /// The script. `users`: `None` = the default policy (everyone); `Some` = a new policy
@@ -112,5 +124,12 @@ mod tests {
         assert!(s.contains("'o''brien@contoso.com'"));
         assert!(s.contains("    'a@contoso.com',\n"));
         assert!(s.contains("Set-CASMailbox -Identity $u -OwaMailboxPolicy $policyName"));
+    }
+
+    #[test]
+    fn every_powershell_single_quote_is_doubled() {
+        assert_eq!(ps_quote("o’brien"), "'o’’brien'");
+        assert_eq!(ps_quote("‘‚‛'"), "'‘‘‚‚‛‛'''");
+        assert_eq!(ps_quote("a\"$(x)`b"), "'a\"$(x)`b'");
     }
 }

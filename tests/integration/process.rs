@@ -189,14 +189,14 @@ fn the_whole_testdata_tree_is_accounted_for() {
             }
         }
         let by_file = rows_by_file(&report);
-        if command == "process" {
-            // plan reads headers only; the truncation shows when decoding.
-            assert_eq!(by_file["broken/corrupted.jpg"]["status"], "invalid-image");
-        }
+        // plan decodes too (JPEG at 1/8 scale): the truncation shows in both.
+        assert_eq!(by_file["broken/corrupted.jpg"]["status"], "invalid-image");
+        // Some odd-exif files are under 96 px: refused for their size, not their EXIF.
         let odd = by_file
             .iter()
             .filter(|(f, _)| f.starts_with("odd-exif/"))
             .filter(|(_, r)| r["status"] == "invalid-image")
+            .filter(|(_, r)| !r["detail"].starts_with("too small to use"))
             .count();
         assert_eq!(odd, 0, "a broken EXIF tag is not a broken photo");
         if command == "process" {

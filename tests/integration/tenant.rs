@@ -128,7 +128,7 @@ fn on_premises_is_explained_and_only_forced_changes_it() {
 
 /// A small JPEG whose colour depends on `seed`.
 fn photo(path: &Path, seed: u8) {
-    let img = image::RgbImage::from_fn(80, 100, |x, y| {
+    let img = image::RgbImage::from_fn(96, 120, |x, y| {
         image::Rgb([seed, (x * 3) as u8, (y * 2) as u8])
     });
     img.save(path).unwrap();
