@@ -1,6 +1,7 @@
 //! The one Microsoft Graph client every command uses: sign-in, rate limiting, retries
 //! with backoff, and Graph's throttling (429 + Retry-After) handled in [`GraphClient::send`].
 
+pub mod adaptive;
 pub mod auth;
 pub mod throttle;
 
@@ -87,7 +88,7 @@ impl Default for GraphOptions {
             credential: Credential::Secret(Secret::new("")),
             graph_url: graph.into(),
             login_url: login.into(),
-            concurrency: 8,
+            concurrency: 256,
             rate: None,
             max_attempts: 6,
             timeout: Duration::from_secs(120),
@@ -376,7 +377,22 @@ impl GraphClient {
                 }
                 Err(e) => Err(without_url(&e)),
             };
-            drop(slot);
+            // What the answer says about Graph's limits (the latency counts too).
+            slot.finish(
+                if method == Method::GET {
+                    adaptive::Kind::Read
+                } else {
+                    adaptive::Kind::Write
+                },
+                match &outcome {
+                    Ok((s, _, _)) if *s == StatusCode::TOO_MANY_REQUESTS => {
+                        adaptive::Outcome::Throttled
+                    }
+                    Ok((s, _, _)) if s.is_server_error() => adaptive::Outcome::Failed,
+                    Ok(_) => adaptive::Outcome::Answered,
+                    Err(_) => adaptive::Outcome::Failed,
+                },
+            );
             let (status, ra, bytes) = match outcome {
                 Ok(x) => x,
                 Err(why) => {
