@@ -18,7 +18,9 @@
 //!   hold that doubles each time the probe is refused.
 //! - Rising latency (TCP Vegas, Netflix's Gradient2, Envoy's adaptive concurrency): per
 //!   kind of request, the median of the last answers against a slowly rising minimum; when
-//!   the median passes twice the baseline (+50 ms) the rate drops in proportion.
+//!   the median passes twice the baseline (+50 ms) the rate drops to 90% of what the server
+//!   delivered (so the queue drains), regrows 5% a round, and Little's law uses at most
+//!   that latency limit for the window.
 //!
 //! Time comes in as a [`Duration`] since any fixed start, so the same code runs against the
 //! clock in [`super::throttle`] and against the simulated server in the tests.
