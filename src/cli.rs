@@ -91,10 +91,11 @@ pub struct GraphArgs {
     /// Sign-in authority host (overrides --cloud), e.g. https://login.microsoftonline.com.
     #[arg(long, value_name = "URL")]
     pub login_url: Option<String>,
-    /// Most Graph requests in flight at once (adapts down on throttling).
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// Most Graph requests in flight at once: a ceiling for the window, which follows
+    /// rate x latency and shrinks when Graph refuses more.
+    #[arg(long, value_name = "N", default_value_t = 256)]
     pub concurrency: usize,
-    /// Graph requests per second; without it the limit is found by probing.
+    /// At most R Graph requests per second; without it the limit is found by probing.
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
     /// Tries per request on transient failures (503/504, timeouts, resets).

@@ -289,7 +289,9 @@ pub async fn run(
     let rows: Arc<Mutex<Vec<(String, Row)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = tokio::task::JoinSet::new();
     // Enough tasks to keep the throttle's window full; the window itself limits requests.
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(
+        client.throttle().ceiling().max(64),
+    ));
     let ticker = throttle_ticker(Arc::clone(&client), uploading.clone());
     loop {
         let item = tokio::select! {

@@ -2,6 +2,7 @@
 //! with backoff, Graph's throttling (429 + Retry-After) and the one error type, behind
 //! the [`PhotoApi`] trait that the upload and tenant commands work against.
 
+pub mod adaptive;
 pub mod auth;
 pub mod claims;
 pub mod codes;
@@ -102,7 +103,7 @@ impl Default for GraphOptions {
             graph_url: graph.into(),
             resource: graph.into(),
             login_url: login.into(),
-            concurrency: 8,
+            concurrency: 256,
             rate: None,
             max_attempts: 6,
             timeout: Duration::from_secs(120),
@@ -621,7 +622,20 @@ impl GraphClient {
                     .body(bytes.clone());
             }
             let outcome = self.exchange(req, limit).await;
-            drop(slot);
+            // What the answer says about Graph's limits (the latency counts too).
+            slot.finish(
+                if method == Method::GET {
+                    adaptive::Kind::Read
+                } else {
+                    adaptive::Kind::Write
+                },
+                match &outcome {
+                    Ok(Ok(a)) if a.status == 429 => adaptive::Outcome::Throttled,
+                    Ok(Ok(a)) if a.status >= 500 => adaptive::Outcome::Failed,
+                    Ok(Ok(_)) => adaptive::Outcome::Answered,
+                    _ => adaptive::Outcome::Failed,
+                },
+            );
             let answer = match outcome {
                 Err(mut e) => {
                     e.attempts = tries.total();

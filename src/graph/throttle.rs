@@ -1,209 +1,195 @@
 //! Keeps every request inside Graph's limits: a shared Retry-After gate (one 429 pauses
-//! every worker), a concurrency window that shrinks on 429s and grows when calm (AIMD),
-//! and a request rate that is either given (`--rate`) or found by probing.
+//! every worker), and the window and pacing rate that [`super::adaptive`] learns (or the
+//! rate `--rate` gives, as a ceiling).
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
-/// Starting rate when none is given: well under any tenant's photo limits.
-const START_RATE: f64 = 10.0;
-/// Lowest rate the probe drops to.
-const MIN_RATE: f64 = 1.0;
+use super::adaptive::{Controller, Kind, Outcome, Sent};
+
+/// Pacing lets a tenth of a second's worth of requests go at once, no more: at a rate
+/// equal to the server's, a full-second burst drains its bucket exactly and any jitter
+/// trips a 429 whose Retry-After stalls every worker.
+const BURST_SECONDS: f64 = 0.1;
 
 pub struct Throttle {
+    epoch: Instant,
     gate: Mutex<Instant>,
-    window: Mutex<Window>,
-    window_changed: Notify,
-    rate: Mutex<Rate>,
+    state: Mutex<State>,
+    changed: Notify,
 }
 
-struct Window {
-    limit: usize,
-    max: usize,
+struct State {
+    ctl: Controller,
     in_flight: usize,
-    calm: usize,
+    /// Pacing (GCRA): when the next request is due if sends were perfectly even.
+    due: Instant,
 }
 
-struct Rate {
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
-    per_sec: f64,
-    /// `None`: fixed rate (told by the user); else the probe's state.
-    probe: Option<Probe>,
-}
-
-struct Probe {
-    seen_throttle: bool,
-    last_change: Instant,
-}
-
-fn limiter(per_sec: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
-    // governor counts whole cells per period; express fractional rates per minute.
-    let per_min = (per_sec * 60.0).round().max(1.0) as u32;
-    // A burst of a tenth of a second, not a whole second: at a rate equal to the
-    // server's, a full-second burst drains the server's bucket exactly, so any clock
-    // jitter trips a 429 whose Retry-After stalls every worker (measured: 74% of R).
-    let burst = (per_sec / 10.0).ceil().max(1.0) as u32;
-    let quota = Quota::per_minute(std::num::NonZeroU32::new(per_min)?)
-        .allow_burst(std::num::NonZeroU32::new(burst)?);
-    Some(Arc::new(RateLimiter::direct(quota)))
-}
-
-/// Released when a request has its answer.
+/// A place in the window; released when dropped. [`Slot::finish`] also tells the
+/// controller how the request went.
 pub struct Slot<'a> {
     throttle: &'a Throttle,
+    sent: Sent,
+}
+
+impl Slot<'_> {
+    /// The answer came (or the request failed): latency and outcome teach the controller.
+    pub fn finish(self, kind: Kind, outcome: Outcome) {
+        let now = self.throttle.since_epoch(Instant::now());
+        self.throttle
+            .lock()
+            .ctl
+            .on_answer(now, kind, self.sent, outcome);
+        // Drop releases the place and wakes the waiters (the window may have grown).
+    }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut w = self.throttle.lock_window();
-        w.in_flight = w.in_flight.saturating_sub(1);
-        drop(w);
-        self.throttle.window_changed.notify_waiters();
+        let mut st = self.throttle.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        drop(st);
+        self.throttle.changed.notify_waiters();
     }
 }
 
 impl Throttle {
+    /// `concurrency`: most requests in flight ever (the learned window stays below it);
+    /// `rate`: at most this many per second (`None`: found by the controller).
     pub fn new(concurrency: usize, rate: Option<f64>) -> Throttle {
-        let concurrency = concurrency.max(1);
-        let (per_sec, probe) = match rate {
-            Some(r) => (r, None),
-            None => (
-                START_RATE,
-                Some(Probe {
-                    seen_throttle: false,
-                    last_change: Instant::now(),
-                }),
-            ),
-        };
+        let now = Instant::now();
         Throttle {
-            gate: Mutex::new(Instant::now()),
-            window: Mutex::new(Window {
-                limit: concurrency,
-                max: concurrency,
+            epoch: now,
+            gate: Mutex::new(now),
+            state: Mutex::new(State {
+                ctl: Controller::new(concurrency.max(1), rate),
                 in_flight: 0,
-                calm: 0,
+                due: now,
             }),
-            window_changed: Notify::new(),
-            rate: Mutex::new(Rate {
-                limiter: limiter(per_sec),
-                per_sec,
-                probe,
-            }),
+            changed: Notify::new(),
         }
     }
 
-    fn lock_window(&self) -> std::sync::MutexGuard<'_, Window> {
-        self.window.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_rate(&self) -> std::sync::MutexGuard<'_, Rate> {
-        self.rate.lock().unwrap_or_else(|e| e.into_inner())
+    fn since_epoch(&self, t: Instant) -> Duration {
+        t.saturating_duration_since(self.epoch)
     }
 
-    /// Waits for a place in the concurrency window, the rate, and the Retry-After gate,
-    /// in that order, so that the gate is the last thing checked before sending.
+    fn gate_until(&self) -> Instant {
+        *self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a place in the window, then for the Retry-After gate and the pacing rate;
+    /// the gate is checked again after pacing, so that nothing leaves inside a window.
     pub async fn admit(&self) -> Slot<'_> {
         loop {
-            let notified = self.window_changed.notified();
+            let notified = self.changed.notified();
             {
-                let mut w = self.lock_window();
-                if w.in_flight < w.limit {
-                    w.in_flight += 1;
+                let mut st = self.lock();
+                if st.in_flight < st.ctl.window() {
+                    st.in_flight += 1;
                     break;
                 }
             }
             notified.await;
         }
-        let slot = Slot { throttle: self };
-        let limiter = self.lock_rate().limiter.clone();
-        if let Some(l) = limiter {
-            l.until_ready().await;
+        // Held from here: released by drop even if this future is cancelled while waiting.
+        let mut slot = Slot {
+            throttle: self,
+            sent: Sent {
+                at: Duration::ZERO,
+                in_flight: 0,
+            },
+        };
+        loop {
+            self.wait_gate().await;
+            let send_at = {
+                let mut st = self.lock();
+                let now = Instant::now();
+                let rate = st.ctl.rate().max(0.01);
+                let interval = Duration::from_secs_f64(1.0 / rate);
+                let tolerance = Duration::from_secs_f64((BURST_SECONDS - 1.0 / rate).max(0.0));
+                let due = st.due.max(now);
+                st.due = due + interval;
+                due.checked_sub(tolerance).map_or(now, |t| t.max(now))
+            };
+            tokio::time::sleep_until(send_at).await;
+            if self.gate_until() <= Instant::now() {
+                break;
+            }
         }
-        self.wait_gate().await;
+        let now = Instant::now();
+        let mut st = self.lock();
+        st.ctl.on_send(self.since_epoch(now));
+        slot.sent = Sent {
+            at: self.since_epoch(now),
+            in_flight: st.in_flight,
+        };
+        drop(st);
         slot
     }
 
     /// Sleeps until no Retry-After window is open.
     pub async fn wait_gate(&self) {
         loop {
-            let until = *self.gate.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            if until <= now {
+            let until = self.gate_until();
+            if until <= Instant::now() {
                 return;
             }
-            tokio::time::sleep_until(until.into()).await;
+            tokio::time::sleep_until(until).await;
         }
     }
 
     /// When the gate opens, if it is closed now.
     pub fn paused_for(&self) -> Option<Duration> {
-        let until = *self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        until.checked_duration_since(Instant::now())
+        self.gate_until().checked_duration_since(Instant::now())
     }
 
-    /// A 429: nobody sends before `retry_after` has passed; fewer in flight, slower rate.
+    /// A 429: nobody sends before `retry_after` has passed. (What the 429 says about the
+    /// limits is learned from [`Slot::finish`] with [`Outcome::Throttled`].)
     pub fn on_throttled(&self, retry_after: Duration) {
-        let until = Instant::now() + retry_after;
+        let now = Instant::now();
+        let until = now + retry_after;
         {
             let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
             if *gate < until {
                 *gate = until;
             }
         }
-        {
-            let mut w = self.lock_window();
-            w.limit = (w.limit * 3 / 4).max(1);
-            w.calm = 0;
-        }
-        let mut r = self.lock_rate();
-        let per_sec = r.per_sec;
-        if let Some(probe) = r.probe.as_mut() {
-            // Only the first 429 of a burst counts: the others were already on their way.
-            if probe.last_change < until - retry_after {
-                probe.seen_throttle = true;
-                probe.last_change = until;
-                r.per_sec = (per_sec * 0.85).max(MIN_RATE);
-                r.limiter = limiter(r.per_sec);
-                tracing::info!(rate = r.per_sec, "throttled by Graph: slowing down");
-            }
-        }
+        self.lock()
+            .ctl
+            .on_gate(self.since_epoch(now), self.since_epoch(until));
     }
 
-    /// A request went through: widen the window, and probe a little faster when calm.
-    pub fn on_success(&self) {
-        {
-            let mut w = self.lock_window();
-            w.calm += 1;
-            if w.calm >= w.limit * 4 && w.limit < w.max {
-                w.limit += 1;
-                w.calm = 0;
-                drop(w);
-                self.window_changed.notify_waiters();
-            }
-        }
-        let mut r = self.lock_rate();
-        let per_sec = r.per_sec;
-        if let Some(probe) = r.probe.as_mut() {
-            let now = Instant::now();
-            if now >= probe.last_change + Duration::from_secs(1) {
-                probe.last_change = now;
-                // Slow start until the first 429, then additive increase.
-                let next = if probe.seen_throttle {
-                    per_sec + (per_sec * 0.01).max(0.25)
-                } else {
-                    per_sec * 1.3
-                };
-                r.per_sec = next;
-                r.limiter = limiter(next);
-            }
-        }
-    }
+    /// Kept for callers that only know "it worked": the controller learns from
+    /// [`Slot::finish`], which also knows the latency, so there is nothing to add here.
+    pub fn on_success(&self) {}
 
+    /// The pacing rate now (requests per second).
     pub fn current_rate(&self) -> f64 {
-        self.lock_rate().per_sec
+        self.lock().ctl.rate()
+    }
+
+    /// Requests holding a place in the window now.
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight
+    }
+
+    /// Most requests allowed in flight now.
+    pub fn window(&self) -> usize {
+        self.lock().ctl.window()
+    }
+
+    /// `--concurrency`: the window never goes above it.
+    pub fn ceiling(&self) -> usize {
+        self.lock().ctl.ceiling()
     }
 }
 
@@ -230,5 +216,41 @@ mod tests {
         drop(a);
         let got = tokio::time::timeout(Duration::from_millis(500), t.admit()).await;
         assert!(got.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_told_rate_paces_sends() {
+        let t = Throttle::new(256, Some(100.0));
+        let start = Instant::now();
+        for _ in 0..41 {
+            t.admit().await.finish(Kind::Write, Outcome::Answered);
+        }
+        // 41 sends at 100/s: 0.4 s, less the tenth of a second of burst allowed at first.
+        let took = start.elapsed().as_secs_f64();
+        assert!((0.29..=0.6).contains(&took), "took {took} s");
+    }
+
+    #[tokio::test]
+    async fn slow_answers_widen_the_window() {
+        // Told 50/s with answers taking 1 s: Little's law needs 50 in flight.
+        let t = Throttle::new(256, Some(50.0));
+        let mut ctl = t.lock();
+        for i in 0..200u64 {
+            let at = Duration::from_millis(20 * i);
+            ctl.ctl.on_send(at);
+            let sent = Sent { at, in_flight: 50 };
+            ctl.ctl.on_answer(
+                at + Duration::from_secs(1),
+                Kind::Write,
+                sent,
+                Outcome::Answered,
+            );
+        }
+        assert!(ctl.ctl.window() >= 50, "window {}", ctl.ctl.window());
+        drop(ctl);
+        assert!(
+            Throttle::new(8, Some(50.0)).window() <= 8,
+            "--concurrency stays a ceiling"
+        );
     }
 }
