@@ -28,6 +28,9 @@ impl Http {
     }
     /// Graph's `error.code`.
     fn code(&self) -> String {
+        if self.body.is_empty() {
+            return String::new();
+        }
         self.json()["error"]["code"]
             .as_str()
             .unwrap_or("")
