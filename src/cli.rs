@@ -664,6 +664,10 @@ pub fn run() -> i32 {
             out.error(&format!("{e:#}"));
             if e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<crate::state::StateError>().is_some()
+                || matches!(
+                    e.downcast_ref::<crate::graph::PreflightError>(),
+                    Some(crate::graph::PreflightError::Permissions(_))
+                )
             {
                 exit::USAGE
             } else {

@@ -2,6 +2,7 @@
 //! the rayon workers through a bounded queue into concurrent Graph uploads, recording
 //! each outcome in the state database and stopping cleanly on Ctrl-C.
 
+use crate::graph::claims;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -132,6 +133,7 @@ pub async fn run(
         .check_sign_in()
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+    client.preflight(&needs(upload)).await?;
 
     let scope = client.scope();
     let settings_hash = state::settings_hash(&opts.image);
@@ -341,6 +343,17 @@ pub async fn run(
     }
     // Closing the queue stops the workers: nothing new is made after a stop.
     drop(rx);
+    // Without a stop, wait for every upload; a stop that comes meanwhile gets the same
+    // grace as one that came earlier.
+    if !stop.requested() {
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.wait() => break,
+                next = tasks.join_next() => if next.is_none() { break },
+            }
+        }
+    }
     if stop.requested() {
         let n = tasks.len();
         if n > 0 {
@@ -352,8 +365,6 @@ pub async fn run(
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
-    } else {
-        while tasks.join_next().await.is_some() {}
     }
     ticker.abort();
     uploading.finish_and_clear();
@@ -453,6 +464,21 @@ fn make(w: Work, opts: &MakeOptions) -> Made {
     }
 }
 
+/// The application permissions this upload needs, for the preflight.
+fn needs(upload: &UploadOptions) -> Vec<claims::Need> {
+    let mut needs = vec![claims::LOOK_UP];
+    if !upload.dry_run {
+        needs.push(claims::WRITE_PHOTOS);
+        if upload.backup.is_some() {
+            needs.push(claims::READ_PHOTOS);
+        }
+        if upload.lock.is_some() {
+            needs.push(claims::WRITE_SETTINGS);
+        }
+    }
+    needs
+}
+
 /// What an upload task shares with the run.
 struct Job {
     client: Arc<GraphClient>,
@@ -508,6 +534,13 @@ impl Job {
                     return row;
                 }
             }
+        }
+        // A stop while the backup was read: this user's photo is left as it is.
+        if self.stop.requested() {
+            row.status = Some(Status::Pending);
+            row.detail = PENDING.into();
+            self.record(&key, &row, &user_id, &source, &output_hash);
+            return row;
         }
         match self.client.put_photo(&user_id, jpeg).await {
             Ok(r) => {

@@ -1,6 +1,7 @@
 //! `backup`: saves users' current photos to a folder with a manifest; also the helpers
 //! the other tenant commands share (runtime, sign-in, reading the users CSV).
 
+use crate::graph::claims::{self, Need};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,11 +52,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Builds the one Graph client and signs in, so bad credentials stop before any work.
-pub fn connect(rt: &tokio::runtime::Runtime, graph: GraphOptions) -> anyhow::Result<GraphClient> {
+/// Builds the one Graph client, signs in and checks the token grants `needs`, so bad
+/// credentials or a missing permission stop before any work.
+pub fn connect(
+    rt: &tokio::runtime::Runtime,
+    graph: GraphOptions,
+    needs: &[Need],
+) -> anyhow::Result<GraphClient> {
     let client = GraphClient::new(graph).map_err(|e| anyhow::anyhow!(e))?;
     rt.block_on(client.check_sign_in())
         .map_err(|e| anyhow::anyhow!("signing in failed: {}", e.detail()))?;
+    rt.block_on(client.preflight(needs))?;
     Ok(client)
 }
 
@@ -212,7 +219,11 @@ pub fn run(args: &BackupArgs, out: &Output) -> anyhow::Result<i32> {
     let graph = args.graph.to_options()?;
     let dir = Arc::new(BackupDir::create(&args.out)?);
     let rt = runtime()?;
-    let tenant = Arc::new(connect(&rt, graph)?);
+    let tenant = Arc::new(connect(
+        &rt,
+        graph,
+        &[claims::LOOK_UP, claims::READ_PHOTOS],
+    )?);
     let mut report = Report::new("backup");
     let rows = rt.block_on(async {
         let (targets, mut rows) =

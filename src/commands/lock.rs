@@ -1,6 +1,7 @@
 //! `lock`, `unlock` and `lock-status`: the tenant's photo update settings, read first,
 //! shown before and after, and verified by reading them back.
 
+use crate::graph::claims;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -82,7 +83,7 @@ pub fn run_unlock(args: &UnlockArgs, out: &Output) -> anyhow::Result<i32> {
 pub fn run_status(args: &LockStatusArgs, out: &Output) -> anyhow::Result<i32> {
     let graph = args.graph.to_options()?;
     let rt = runtime()?;
-    let tenant = connect(&rt, graph)?;
+    let tenant = connect(&rt, graph, &[claims::READ_SETTINGS])?;
     let (settings, _) = rt.block_on(lock::read(&tenant))?;
     if args.json {
         out.result(&serde_json::to_string_pretty(&settings.to_json())?);
@@ -149,7 +150,7 @@ fn apply(
     out: &Output,
 ) -> anyhow::Result<i32> {
     let rt = runtime()?;
-    let tenant = connect(&rt, graph)?;
+    let tenant = connect(&rt, graph, &[claims::WRITE_SETTINGS])?;
     rt.block_on(apply_with(&tenant, desired, force, out))
 }
 

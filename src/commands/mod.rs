@@ -1,6 +1,7 @@
 //! One module per subcommand: each wires the stages together for its job.
 
 pub mod demo;
+pub mod guard;
 pub mod plan;
 pub mod prepare;
 pub mod process;

@@ -24,6 +24,15 @@ pub struct Prepared {
 pub fn prepare(opts: &Options) -> Result<Prepared, ConfigError> {
     let index = UserIndex::load(&opts.users, &opts.matching)?;
     let found = discover::discover(&opts.photos, opts.out.as_deref())?;
+    let reports = [
+        ("--report", opts.report.as_deref()),
+        ("--html", opts.html.as_deref()),
+    ];
+    super::guard::check_report_paths(
+        reports.into_iter().filter_map(|(f, p)| p.map(|p| (f, p))),
+        &opts.users,
+        found.photos.iter().map(|p| p.path.as_path()),
+    )?;
     let files_seen = found.photos.len() + found.skipped.len();
     let mut rows = Vec::new();
     // Users whose photo sits in an unlistable folder would be no-photo for no visible

@@ -23,6 +23,7 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
         flag: "--out",
         reason: "process needs an output folder".into(),
     })?;
+    super::guard::check_out_folder(&opts.photos, &out_dir)?;
     fs::create_dir_all(&out_dir).map_err(|e| ConfigError::Output {
         path: out_dir.clone(),
         reason: format!("cannot create the output folder: {e}"),
@@ -31,14 +32,16 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
     let pool = prepare::thread_pool(opts.jobs);
     let bar = out.bar(prepared.matched.len() as u64, "processing");
     let want_thumbs = opts.html.is_some();
+    let names = output_names(&prepared.matched);
     // Each worker holds one decoded photo at a time and keeps only its small row, so
     // memory does not grow with the batch.
     let rows: Vec<Row> = pool.install(|| {
         prepared
             .matched
             .par_iter()
-            .map(|m| {
-                let row = process_one(m, opts, &out_dir, want_thumbs);
+            .zip(names.par_iter())
+            .map(|(m, name)| {
+                let row = process_one(m, name, opts, &out_dir, want_thumbs);
                 bar.inc(1);
                 row
             })
@@ -59,17 +62,55 @@ pub fn run(opts: &Options, out: &Output) -> anyhow::Result<i32> {
     Ok(report.exit_code())
 }
 
-fn process_one(m: &MatchedPhoto, opts: &Options, out_dir: &Path, want_thumbs: bool) -> Row {
+/// One output file name per matched photo, distinct even where users only differ in
+/// characters a file name cannot hold (`a/b`, `a?b`, `a_b`) or in letter case (Windows
+/// and macOS folders ignore case), so one person's photo never lands in another's file.
+/// A user whose name is already a safe file name keeps it (the first of a case-blind
+/// clash does); every other name gets a short hash of the whole user.
+fn output_names(matched: &[MatchedPhoto]) -> Vec<String> {
+    use sha2::Digest;
+    use std::collections::HashSet;
+    let mut taken: HashSet<String> = HashSet::new();
+    matched
+        .iter()
+        .map(|m| {
+            let user = m.user.user.trim();
+            let name = safe_file_name(user);
+            if name == user && taken.insert(name.to_lowercase()) {
+                format!("{name}.jpg")
+            } else {
+                let hash = hex::encode(sha2::Sha256::digest(user.as_bytes()));
+                format!("{name}-{}.jpg", &hash[..8])
+            }
+        })
+        .collect()
+}
+
+fn process_one(
+    m: &MatchedPhoto,
+    name: &str,
+    opts: &Options,
+    out_dir: &Path,
+    want_thumbs: bool,
+) -> Row {
     let mut row = matched_row(m);
     let thumb = want_thumbs.then_some(SOURCE_THUMB_PX);
     match process::process(&m.file.path, &m.file.format, &opts.image, thumb) {
         Ok(photo) => {
-            let name = format!("{}.jpg", safe_file_name(&m.user.user));
-            let path = out_dir.join(&name);
-            match write_atomically(&path, &photo.jpeg) {
+            let path = out_dir.join(name);
+            // Belt and braces: whatever the folders, a source is never written over.
+            let written = if super::guard::resolved(&path) == super::guard::resolved(&m.file.path) {
+                Err(anyhow::anyhow!(
+                    "{} would replace its own source photo: not written",
+                    path.display()
+                ))
+            } else {
+                write_atomically(&path, &photo.jpeg)
+            };
+            match written {
                 Ok(()) => {
                     fill_processed(&mut row, &photo, opts.image.size);
-                    row.output_file = Some(name);
+                    row.output_file = Some(name.to_string());
                 }
                 Err(e) => {
                     row.status = Some(Status::Failed);

@@ -1,5 +1,6 @@
 //! `remove`: deletes users' photos, each one backed up first; `--dry-run` only looks.
 
+use crate::graph::claims;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,7 +43,12 @@ pub fn run(args: &RemoveArgs, out: &Output) -> anyhow::Result<i32> {
     let scope = graph.scope();
     let db = args.state.open(args.dry_run)?;
     let rt = runtime()?;
-    let tenant = Arc::new(connect(&rt, graph)?);
+    let needs: &[claims::Need] = if args.dry_run {
+        &[claims::LOOK_UP, claims::READ_PHOTOS]
+    } else {
+        &[claims::LOOK_UP, claims::READ_PHOTOS, claims::WRITE_PHOTOS]
+    };
+    let tenant = Arc::new(connect(&rt, graph, needs)?);
     let dir = if args.dry_run {
         None
     } else {

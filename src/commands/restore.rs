@@ -1,5 +1,6 @@
 //! `restore`: puts the photos of a backup folder back on their users (its manifest says who).
 
+use crate::graph::claims;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -36,7 +37,12 @@ pub fn run(args: &RestoreArgs, out: &Output) -> anyhow::Result<i32> {
     let scope = graph.scope();
     let db = args.state.open(args.dry_run)?;
     let rt = runtime()?;
-    let tenant = Arc::new(connect(&rt, graph)?);
+    let needs: &[claims::Need] = if args.dry_run {
+        &[]
+    } else {
+        &[claims::WRITE_PHOTOS]
+    };
+    let tenant = Arc::new(connect(&rt, graph, needs)?);
     let rows = rt.block_on(run::restore_all(tenant, &args.from, entries, args.dry_run));
     let mut report = Report::new(if args.dry_run {
         "restore (dry run)"

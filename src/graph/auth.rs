@@ -596,7 +596,9 @@ mod tests {
         );
         // A server that names the code only in its description is understood too.
         let described = TokenError {
-            error_description: Some("AADSTS700024: Client assertion is not within its valid time range.".into()),
+            error_description: Some(
+                "AADSTS700024: Client assertion is not within its valid time range.".into(),
+            ),
             ..TokenError::default()
         };
         assert_eq!(codes_of(&described), [700024]);

@@ -18,6 +18,15 @@ use reqwest::Method;
 use serde::Deserialize;
 
 pub use auth::{Credential, Secret};
+
+/// Why a command stops before its first Graph request after sign-in (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error("signing in failed: {0}")]
+    SignIn(String),
+    #[error("{0}")]
+    Permissions(String),
+}
 pub use claims::{Claims, claims};
 pub use codes::{Endpoint, Kind};
 use throttle::Throttle;
@@ -519,6 +528,35 @@ impl GraphClient {
     pub async fn token_claims(&self) -> Result<Claims, GraphError> {
         let token = self.inner.auth.token().await?;
         claims(token.expose()).map_err(|e| GraphError::auth(e.to_string()))
+    }
+
+    /// The preflight: right after sign-in, before any other request, the token's `roles`
+    /// must grant what the command needs, so that a missing consent or permission costs
+    /// one clear message (exit 2) instead of one failed row per user. A token that is not
+    /// a JWT (some proxies hand out opaque ones) cannot be read: noted, not refused.
+    pub async fn preflight(&self, needs: &[claims::Need]) -> Result<(), PreflightError> {
+        let token = self
+            .inner
+            .auth
+            .token()
+            .await
+            .map_err(|e| PreflightError::SignIn(e.detail()))?;
+        let granted = match claims(token.expose()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("cannot read the token's permissions ({e}); not checked");
+                return Ok(());
+            }
+        };
+        tracing::info!(
+            tid = granted.tid.as_deref().unwrap_or("?"),
+            appid = granted.appid.as_deref().unwrap_or("?"),
+            roles = granted.roles.join(","),
+            "signed in"
+        );
+        let opts = &self.inner.opts;
+        claims::check(&granted, needs, &opts.login_url, &opts.tenant)
+            .map_err(PreflightError::Permissions)
     }
 
     /// Sleeps, unless a stop is requested first.

@@ -11,6 +11,7 @@ mod crop;
 mod emulator;
 mod face_pipeline;
 mod graph_safety;
+mod guards;
 mod hardening;
 #[cfg(feature = "heic")]
 mod heic;
