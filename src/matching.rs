@@ -134,11 +134,14 @@ impl UserIndex {
         let user_col = find(&opts.user_column, "--user-column")?;
 
         let mut index = UserIndex::default();
+        // Line numbers counted from the text itself: the csv crate's own count is off
+        // after CRLF endings and a removed `sep=` line, and people look lines up in Excel.
+        let mut lines = LineCounter::new(text);
         for record in reader.records() {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
+                    let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                     index.issues.push(CsvIssue {
                         line,
                         user: None,
@@ -147,7 +150,7 @@ impl UserIndex {
                     continue;
                 }
             };
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
             if record.iter().all(str::is_empty) {
                 continue;
             }
@@ -318,6 +321,38 @@ fn utf16_text(bytes: &[u8]) -> Option<Result<String, String>> {
 
 /// Excel's `sep=;` first line names the delimiter. Returns the text with that line's
 /// content removed but its line break kept, so CSV line numbers stay those of the file.
+/// 1-based line numbers of byte offsets, asked in increasing order (each byte is
+/// scanned once, so a 100,000-row CSV costs one pass).
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let to = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if to > self.at {
+            self.line += self.text[self.at..to]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.at = to;
+        }
+        self.line
+    }
+}
+
 fn excel_sep_line(text: &str) -> (&str, Option<u8>) {
     let end = text.find(['\r', '\n']).unwrap_or(text.len());
     let first = text[..end].trim();

@@ -2,7 +2,6 @@
 //! the rayon workers through a bounded queue into concurrent Graph uploads, recording
 //! each outcome in the state database and stopping cleanly on Ctrl-C.
 
-use crate::graph::claims;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::prepare::{self, matched_row};
 use crate::commands::process::fill_processed;
-use crate::graph::{GraphClient, GraphError, Kind, PhotoApi, UserKey};
+use crate::graph::{GraphClient, GraphError, GraphUser, Kind, Lookup, PhotoApi, UserKey, claims};
 use crate::interrupt::Stop;
 use crate::matching::MatchedPhoto;
 use crate::options::Options;
@@ -62,6 +61,8 @@ struct Work {
     photo: MatchedPhoto,
     user_id: String,
     key: String,
+    /// A remark on the target account (disabled, guest): uploaded, but worth a look.
+    note: Option<&'static str>,
     /// Already identified while deciding skips.
     source: Option<SourceId>,
 }
@@ -176,12 +177,10 @@ pub async fn run(
     let key = UserKey::from_column(&opts.matching.user_column);
     let values: Vec<String> = todo.iter().map(|(m, _)| m.user.user.clone()).collect();
     let known = if values.is_empty() {
-        HashMap::new()
+        crate::graph::Resolved::default()
     } else {
         let resolving = out.spinner(&format!("looking up {} users", values.len()));
-        let known = client.resolve_users(key, &values).await.map_err(|e| {
-            anyhow::anyhow!("looking up users in the tenant failed: {}", e.detail())
-        })?;
+        let known = client.resolve_users(key, &values).await;
         resolving.finish_and_clear();
         known
     };
@@ -189,26 +188,15 @@ pub async fn run(
     let mut work: Vec<Work> = Vec::new();
     for (m, source) in todo {
         let user_key = m.user.user.to_lowercase();
-        match known.get(user_key.trim()) {
-            Some(u) => {
-                let user_id = u.id.clone();
-                work.push(Work {
-                    photo: m,
-                    user_id,
-                    key: user_key,
-                    source,
-                });
-            }
-            None => {
-                let mut row = matched_row(&m);
-                row.status = Some(Status::UserNotFound);
-                row.detail = format!(
-                    "no user with {} {:?} in the tenant; nothing was sent",
-                    key.property(),
-                    m.user.user
-                );
-                report.rows.push(row);
-            }
+        match known.get(&user_key) {
+            Lookup::One(u) => work.push(Work {
+                user_id: u.id.clone(),
+                note: u.note(),
+                photo: m,
+                key: user_key,
+                source,
+            }),
+            other => report.rows.push(unresolved_row(&m, key, &other)),
         }
     }
 
@@ -418,6 +406,7 @@ struct MakeOptions {
 /// Makes one photo on a rayon worker.
 fn make(w: Work, opts: &MakeOptions) -> Made {
     let mut row = matched_row(&w.photo);
+    row.notes.extend(w.note.map(str::to_string));
     let source = match w.source {
         Some(s) => s,
         None => match SourceId::of(&w.photo.file.path, None) {
@@ -462,6 +451,52 @@ fn make(w: Work, opts: &MakeOptions) -> Made {
             Made::Done(w.key, row, Some(source))
         }
     }
+}
+
+/// The row of a matched photo whose user the look-up did not pin down to one account:
+/// nothing is uploaded for it.
+fn unresolved_row(m: &MatchedPhoto, key: UserKey, lookup: &Lookup<'_>) -> Row {
+    let mut row = matched_row(m);
+    match lookup {
+        Lookup::One(_) => {}
+        Lookup::NotFound => {
+            row.status = Some(Status::UserNotFound);
+            row.detail = format!(
+                "no user with {} {:?} in the tenant; nothing was sent",
+                key.property(),
+                m.user.user
+            );
+        }
+        Lookup::Several(users) => {
+            let names: Vec<String> = users.iter().map(GraphUser::describe).collect();
+            row.status = Some(Status::Ambiguous);
+            row.detail = format!(
+                "{} users in the tenant have {} {:?}: {}; nothing was sent (make the CSV name one, e.g. by userPrincipalName)",
+                users.len(),
+                key.property(),
+                m.user.user,
+                names.join(", ")
+            );
+        }
+        Lookup::Failed(e) => {
+            row.status = Some(match e.kind {
+                Kind::Invalid => Status::UserNotFound,
+                Kind::Transient | Kind::Throttled | Kind::Interrupted => Status::Pending,
+                _ => Status::Failed,
+            });
+            row.http_status = e.status;
+            row.graph_code = e.code.clone();
+            row.detail = if row.status == Some(Status::Pending) {
+                format!(
+                    "looking the user up failed: {}; run the same command again",
+                    e.detail()
+                )
+            } else {
+                format!("looking the user up failed: {}", e.detail())
+            };
+        }
+    }
+    row
 }
 
 /// The application permissions this upload needs, for the preflight.

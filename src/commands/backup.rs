@@ -2,6 +2,7 @@
 //! the other tenant commands share (runtime, sign-in, reading the users CSV).
 
 use crate::graph::claims::{self, Need};
+use crate::graph::{GraphUser, Lookup};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -129,19 +130,50 @@ pub async fn targets<G: PhotoApi>(
             ..Row::default()
         })
         .collect();
+    let mut rows: Vec<Row> = rows;
     let refs: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
-    let found = graph
-        .resolve_users(UserKey::from_column(column), &refs)
-        .await
-        .map_err(|f| anyhow::anyhow!("looking up users in the tenant failed: {}", f.detail()))?;
-    let targets = users
-        .into_iter()
-        .map(|(user, line)| Target {
-            resolved: found.get(&user.trim().to_lowercase()).cloned(),
+    let key = UserKey::from_column(column);
+    let found = graph.resolve_users(key, &refs).await;
+    let mut targets = Vec::new();
+    for (user, line) in users {
+        let resolved = match found.get(&user) {
+            Lookup::One(u) => Some(u.clone()),
+            Lookup::NotFound => None,
+            Lookup::Several(many) => {
+                let names: Vec<String> = many.iter().map(GraphUser::describe).collect();
+                rows.push(Row {
+                    status: Some(Status::Ambiguous),
+                    detail: format!(
+                        "{} users in the tenant have {} {user:?}: {}; none was touched",
+                        many.len(),
+                        key.property(),
+                        names.join(", ")
+                    ),
+                    user: Some(user),
+                    csv_line: Some(line),
+                    ..Row::default()
+                });
+                continue;
+            }
+            Lookup::Failed(e) => {
+                rows.push(Row {
+                    status: Some(Status::Failed),
+                    detail: format!("looking the user up failed: {}", e.detail()),
+                    http_status: e.status,
+                    graph_code: e.code.clone(),
+                    user: Some(user),
+                    csv_line: Some(line),
+                    ..Row::default()
+                });
+                continue;
+            }
+        };
+        targets.push(Target {
+            resolved,
             user,
             csv_line: Some(line),
-        })
-        .collect();
+        });
+    }
     Ok((targets, rows))
 }
 

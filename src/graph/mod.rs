@@ -267,6 +267,92 @@ pub struct GraphUser {
     pub mail: Option<String>,
     #[serde(rename = "employeeId")]
     pub employee_id: Option<String>,
+    #[serde(rename = "accountEnabled", default)]
+    pub account_enabled: Option<bool>,
+    #[serde(rename = "userType", default)]
+    pub user_type: Option<String>,
+}
+
+impl GraphUser {
+    /// How a person tells this account apart from another with the same value.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} (id {}", self.upn.as_deref().unwrap_or("?"), self.id);
+        if self.account_enabled == Some(false) {
+            s.push_str(", disabled");
+        }
+        if let Some(t) = self
+            .user_type
+            .as_deref()
+            .filter(|t| !t.eq_ignore_ascii_case("member"))
+        {
+            s.push_str(&format!(", {t}"));
+        }
+        s.push(')');
+        s
+    }
+
+    /// A remark for a target that is probably not who HR meant (disabled, guest).
+    pub fn note(&self) -> Option<&'static str> {
+        if self.account_enabled == Some(false) {
+            Some("disabled-account")
+        } else if self
+            .user_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+        {
+            Some("guest")
+        } else {
+            None
+        }
+    }
+}
+
+/// What a look-up of many values found: every directory user per value (more than one
+/// means the value is not unique: never pick one), and the values whose look-up failed.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Trimmed, lower-cased value -> the users holding it.
+    pub found: HashMap<String, Vec<GraphUser>>,
+    /// Trimmed, lower-cased value -> why it could not be looked up.
+    pub failed: HashMap<String, GraphError>,
+}
+
+impl Resolved {
+    /// What the look-up says of `value`.
+    pub fn get(&self, value: &str) -> Lookup<'_> {
+        let k = value.trim().to_lowercase();
+        if let Some(e) = self.failed.get(&k) {
+            return Lookup::Failed(e);
+        }
+        match self.found.get(&k).map(Vec::as_slice) {
+            None | Some([]) => Lookup::NotFound,
+            Some([one]) => Lookup::One(one),
+            Some(many) => Lookup::Several(many),
+        }
+    }
+}
+
+/// One value's answer.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    One(&'a GraphUser),
+    Several(&'a [GraphUser]),
+    NotFound,
+    Failed(&'a GraphError),
+}
+
+/// Why Graph would refuse `value` for `key` (it then rejects the whole `in (...)`
+/// request, so such values are never sent).
+fn invalid_value(key: UserKey, value: &str) -> Option<String> {
+    match key {
+        UserKey::Id if uuid::Uuid::parse_str(value).is_err() => Some(format!(
+            "{value:?} is not an object id (a GUID): Graph would refuse it; check the user column"
+        )),
+        UserKey::EmployeeId if value.chars().count() > 16 => Some(format!(
+            "employeeId {value:?} is longer than 16 characters, more than Entra ID holds"
+        )),
+        _ => None,
+    }
 }
 
 /// Graph allows at most 15 values in one `in (...)` filter.
@@ -304,7 +390,7 @@ pub trait PhotoApi: Send + Sync + 'static {
         &self,
         key: UserKey,
         values: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, GraphUser>, GraphError>> + Send;
+    ) -> impl Future<Output = Resolved> + Send;
     /// Every user in the tenant (`GET /users` through `@odata.nextLink`).
     fn list_users(&self) -> impl Future<Output = Result<Vec<GraphUser>, GraphError>> + Send;
     /// The tenant's `photoUpdateSettings` and the requests it took.
@@ -557,6 +643,25 @@ impl GraphClient {
         let opts = &self.inner.opts;
         claims::check(&granted, needs, &opts.login_url, &opts.tenant)
             .map_err(PreflightError::Permissions)
+    }
+
+    /// `GET /users?$filter=<property> in (...)` for one chunk of values.
+    fn lookup_url(&self, key: UserKey, chunk: &[String]) -> String {
+        let quoted: Vec<String> = chunk
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "''")))
+            .collect();
+        let filter = format!("{} in ({})", key.property(), quoted.join(","));
+        let query = serde_urlencoded::to_string([
+            ("$filter", filter.as_str()),
+            (
+                "$select",
+                "id,userPrincipalName,mail,employeeId,accountEnabled,userType",
+            ),
+            ("$top", "999"),
+        ])
+        .unwrap_or_default();
+        format!("{}?{query}", self.url("v1.0", "users"))
     }
 
     /// Sleeps, unless a stop is requested first.
@@ -906,11 +1011,8 @@ impl PhotoApi for GraphClient {
         .await
     }
 
-    async fn resolve_users(
-        &self,
-        key: UserKey,
-        values: &[String],
-    ) -> Result<HashMap<String, GraphUser>, GraphError> {
+    async fn resolve_users(&self, key: UserKey, values: &[String]) -> Resolved {
+        let mut resolved = Resolved::default();
         let mut values: Vec<String> = values
             .iter()
             .map(|v| v.trim().to_string())
@@ -918,40 +1020,64 @@ impl PhotoApi for GraphClient {
             .collect();
         values.sort_by_key(|v| v.to_lowercase());
         values.dedup_by_key(|v| v.to_lowercase());
-        let mut set = tokio::task::JoinSet::new();
-        for chunk in values.chunks(FILTER_IN_MAX) {
-            let quoted: Vec<String> = chunk
-                .iter()
-                .map(|v| format!("'{}'", v.replace('\'', "''")))
-                .collect();
-            let filter = format!("{} in ({})", key.property(), quoted.join(","));
-            let query = serde_urlencoded::to_string([
-                ("$filter", filter.as_str()),
-                ("$select", "id,userPrincipalName,mail,employeeId"),
-                ("$top", "999"),
-            ])
-            .unwrap_or_default();
-            let url = format!("{}?{query}", self.url("v1.0", "users"));
-            let me = self.clone();
-            set.spawn(async move { me.get_list(Endpoint::Lookup, &url).await });
-        }
-        let mut found = HashMap::new();
-        while let Some(joined) = set.join_next().await {
-            let users = joined
-                .map_err(|e| GraphError::new(Kind::Other, format!("look-up task failed: {e}")))??;
-            for u in users {
-                let value = match key {
-                    UserKey::Upn => u.upn.clone(),
-                    UserKey::Id => Some(u.id.clone()),
-                    UserKey::Mail => u.mail.clone(),
-                    UserKey::EmployeeId => u.employee_id.clone(),
+        values.retain(|v| match invalid_value(key, v) {
+            Some(why) => {
+                let mut e = GraphError::new(Kind::Invalid, why);
+                e.attempts = 0;
+                resolved.failed.insert(v.to_lowercase(), e);
+                false
+            }
+            None => true,
+        });
+        // A chunk Graph answers 400 is split until the value it refuses stands alone, so
+        // one bad value costs one row; any other failure fails only its own chunk.
+        let mut queue: Vec<Vec<String>> = values
+            .chunks(FILTER_IN_MAX)
+            .map(<[String]>::to_vec)
+            .collect();
+        while !queue.is_empty() {
+            let mut set = tokio::task::JoinSet::new();
+            for chunk in std::mem::take(&mut queue) {
+                let url = self.lookup_url(key, &chunk);
+                let me = self.clone();
+                set.spawn(async move { (chunk, me.get_list(Endpoint::Lookup, &url).await) });
+            }
+            while let Some(joined) = set.join_next().await {
+                let Ok((chunk, answer)) = joined else {
+                    continue;
                 };
-                if let Some(v) = value {
-                    found.insert(v.trim().to_lowercase(), u);
+                match answer {
+                    Ok(users) => {
+                        for u in users {
+                            let value = match key {
+                                UserKey::Upn => u.upn.clone(),
+                                UserKey::Id => Some(u.id.clone()),
+                                UserKey::Mail => u.mail.clone(),
+                                UserKey::EmployeeId => u.employee_id.clone(),
+                            };
+                            if let Some(v) = value {
+                                let list =
+                                    resolved.found.entry(v.trim().to_lowercase()).or_default();
+                                if !list.iter().any(|o| o.id == u.id) {
+                                    list.push(u);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) if e.status == Some(400) && chunk.len() > 1 => {
+                        let (a, b) = chunk.split_at(chunk.len() / 2);
+                        queue.push(a.to_vec());
+                        queue.push(b.to_vec());
+                    }
+                    Err(e) => {
+                        for v in chunk {
+                            resolved.failed.insert(v.to_lowercase(), e.clone());
+                        }
+                    }
                 }
             }
         }
-        Ok(found)
+        resolved
     }
 
     async fn list_users(&self) -> Result<Vec<GraphUser>, GraphError> {

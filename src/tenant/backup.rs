@@ -356,6 +356,8 @@ pub async fn before_replace<G: PhotoApi>(
         upn: None,
         mail: None,
         employee_id: None,
+        account_enabled: None,
+        user_type: None,
     };
     let saved = dir.save(graph, user, Some(&target)).await;
     if saved.safe_to_replace() {

@@ -16,6 +16,7 @@ mod hardening;
 #[cfg(feature = "heic")]
 mod heic;
 mod hostile;
+mod preflight;
 mod process;
 mod state;
 mod tenant;
