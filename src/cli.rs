@@ -243,6 +243,10 @@ pub struct UploadArgs {
     /// After Ctrl-C, how long uploads already on their way may take to finish.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub stop_timeout: u64,
+    /// Staged roll-out: upload only the first N users that need it (in file order), e.g.
+    /// 10, then 100, then all; the state database makes each later run skip those done.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub limit: Option<usize>,
 }
 
 /// Where a Graph-writing command keeps its record of what it did.
@@ -642,6 +646,7 @@ pub fn run() -> i32 {
                     state: Some(state),
                     force: args.force,
                     grace: std::time::Duration::from_secs(args.stop_timeout),
+                    limit: args.limit,
                 };
                 commands::upload::run(&opts, &upload, graph, &out)
             }),

@@ -339,9 +339,14 @@ impl<'a> LineCounter<'a> {
     }
 
     fn line_at(&mut self, byte: u64) -> u64 {
-        let to = usize::try_from(byte)
+        let mut to = usize::try_from(byte)
             .unwrap_or(usize::MAX)
             .min(self.text.len());
+        // After a CR, the csv crate starts the next record at the LF (or at blank lines):
+        // the record itself starts after them.
+        while to < self.text.len() && matches!(self.text[to], b'\r' | b'\n') {
+            to += 1;
+        }
         if to > self.at {
             self.line += self.text[self.at..to]
                 .iter()
@@ -355,7 +360,8 @@ impl<'a> LineCounter<'a> {
 
 fn excel_sep_line(text: &str) -> (&str, Option<u8>) {
     let end = text.find(['\r', '\n']).unwrap_or(text.len());
-    let first = text[..end].trim();
+    // Not `trim()`: `sep=<TAB>` names the tab.
+    let first = text[..end].trim_matches(' ');
     let first = first
         .strip_prefix('"')
         .and_then(|f| f.strip_suffix('"'))

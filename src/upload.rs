@@ -37,6 +37,8 @@ pub struct UploadOptions {
     pub force: bool,
     /// After Ctrl-C, how long uploads already in flight may take to finish.
     pub grace: Duration,
+    /// Staged roll-outs: do only the first N users that need an upload.
+    pub limit: Option<usize>,
 }
 
 impl Default for UploadOptions {
@@ -48,6 +50,7 @@ impl Default for UploadOptions {
             state: None,
             force: false,
             grace: Duration::from_secs(30),
+            limit: None,
         }
     }
 }
@@ -170,6 +173,19 @@ pub async fn run(
         match d {
             Decided::Skip(key, row) => skipped.push((key, row)),
             Decided::Todo(m, source) => todo.push((m, source)),
+        }
+    }
+
+    // A staged roll-out (10, then 100, then all): the rest wait for a later run, and are
+    // neither looked up nor recorded as done.
+    if let Some(limit) = upload.limit {
+        for (m, _) in todo.split_off(limit.min(todo.len())) {
+            let mut row = matched_row(&m);
+            row.status = Some(Status::Skipped);
+            row.detail = format!(
+                "not in this run (--limit {limit}); a later run with a higher limit, or none, does it"
+            );
+            report.rows.push(row);
         }
     }
 

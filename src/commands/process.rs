@@ -80,7 +80,9 @@ fn output_names(matched: &[MatchedPhoto]) -> Vec<String> {
                 format!("{name}.jpg")
             } else {
                 let hash = hex::encode(sha2::Sha256::digest(user.as_bytes()));
-                format!("{name}-{}.jpg", &hash[..8])
+                // Within the same byte budget as any other name (long CJK names).
+                let cut = name.floor_char_boundary(super::prepare::MAX_NAME_BYTES - 9);
+                format!("{}-{}.jpg", &name[..cut], &hash[..8])
             }
         })
         .collect()

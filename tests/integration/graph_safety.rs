@@ -43,7 +43,7 @@ fn run_within(cmd: Cmd, limit: Duration) -> std::process::Output {
 }
 
 fn photo(path: &Path, seed: u8) {
-    let img = image::RgbImage::from_fn(80, 100, |x, y| {
+    let img = image::RgbImage::from_fn(96, 120, |x, y| {
         image::Rgb([seed, (x * 3) as u8, (y * 2) as u8])
     });
     img.save(path).unwrap();

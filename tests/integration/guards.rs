@@ -119,9 +119,10 @@ fn report_and_page_never_overwrite_the_users_csv_or_a_photo() {
 fn output_names_never_collide_and_the_report_names_the_real_file() {
     let dir = tempdir();
     let photos = dir.path().join("photos");
-    photos_named(&photos, &["1", "2", "3", "4"]);
+    photos_named(&photos, &["1", "2", "3"]);
     let csv = dir.path().join("users.csv");
-    fs::write(&csv, "id,user\n1,a/b\n2,a_b\n3,a?b\n4,A_B\n").unwrap();
+    // (`A_B` beside `a_b` would be one user: user names match without regard to case.)
+    fs::write(&csv, "id,user\n1,a/b\n2,a_b\n3,a?b\n").unwrap();
     let out = dir.path().join("out");
     let report = dir.path().join("r.csv");
     Cmd::new(&[
@@ -144,14 +145,14 @@ fn output_names_never_collide_and_the_report_names_the_real_file() {
     .run()
     .expect_code(0);
     let rows = read_csv_report(&report);
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 3);
     let mut names: Vec<String> = rows
         .iter()
         .map(|r| r["output_file"].to_lowercase())
         .collect();
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), 4, "{rows:#?}");
+    assert_eq!(names.len(), 3, "{rows:#?}");
     let a_b = rows.iter().find(|r| r["user"] == "a_b").unwrap();
     assert_eq!(
         a_b["output_file"], "a_b.jpg",
@@ -161,7 +162,7 @@ fn output_names_never_collide_and_the_report_names_the_real_file() {
         let made = fs::read(out.join(&r["output_file"])).unwrap();
         assert_eq!(made.len().to_string(), r["output_bytes"], "{r:#?}");
     }
-    assert_eq!(fs::read_dir(&out).unwrap().count(), 4);
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 3);
 }
 
 fn photo_writes(emu: &Emulator) -> u64 {
@@ -237,7 +238,7 @@ pub fn photos_named(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let img = image::RgbImage::from_fn(120, 150, |x, y| {
+            let img = image::RgbImage::from_fn(660, 700, |x, y| {
                 image::Rgb([(i * 61 % 256) as u8, (x * 3) as u8, (y * 2) as u8])
             });
             let path = dir.join(format!("{name}.jpg"));

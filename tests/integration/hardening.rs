@@ -574,9 +574,10 @@ fn utf16_unicode_text_and_sep_line_csvs_are_read() {
         "sep=;\r\nemployeeId;userPrincipalName;name, given, middle, title\r\n10432;a@contoso.test;A\r\n10433;b@contoso.test;B\r\n",
     )
     .unwrap();
-    for (csv, users) in [
-        (&unicode, ["zoë@contoso.test", "山田@contoso.test"]),
-        (&sep, ["a@contoso.test", "b@contoso.test"]),
+    // `csv_line` is the line in the file (the `sep=` line counts, as in any editor).
+    for (csv, users, line) in [
+        (&unicode, ["zoë@contoso.test", "山田@contoso.test"], "3"),
+        (&sep, ["a@contoso.test", "b@contoso.test"], "4"),
     ] {
         photo_cmd(
             "plan",
@@ -592,7 +593,7 @@ fn utf16_unicode_text_and_sep_line_csvs_are_read() {
             assert_eq!(rows[*file]["status"], "matched", "{rows:#?}");
             assert_eq!(rows[*file]["user"], user);
         }
-        assert_eq!(rows["10433.jpg"]["csv_line"], "3");
+        assert_eq!(rows["10433.jpg"]["csv_line"], line);
     }
 }
 

@@ -8,6 +8,7 @@ mod util;
 mod browser;
 mod cli;
 mod crop;
+mod directory;
 mod emulator;
 mod face_pipeline;
 mod graph_safety;

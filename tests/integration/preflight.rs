@@ -1,6 +1,7 @@
-//! The permission preflight (issue 12): a token without consent or without a needed
-//! permission stops the command after sign-in, before any Graph request, with exit 2,
-//! naming what is missing and the admin-consent URL.
+//! Before and during the first real run (issue 12): the permission preflight (a token
+//! without consent or without a needed permission stops the command after sign-in,
+//! before any Graph request, with exit 2, naming what is missing and the admin-consent
+//! URL) and staged roll-outs with `--limit`.
 
 use crate::util::{Cmd, Emulator, SECRET, photo_batch, read_csv_report, tempdir, upload_cmd};
 
@@ -75,4 +76,41 @@ fn lock_status_needs_a_people_settings_permission() {
         run.stderr()
     );
     assert_eq!(graph_requests(&emu), 0);
+}
+
+#[test]
+fn limit_uploads_a_few_then_the_next_few() {
+    let dir = tempdir();
+    let (photos, staff, tenant) = photo_batch(dir.path(), 5, &[]);
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap()]);
+    let report = dir.path().join("report.csv");
+    let state = dir.path().join("state.db");
+    let args = [
+        "--no-backup",
+        "--crop",
+        "centre",
+        "--limit",
+        "2",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    upload_cmd(&emu, &photos, &staff, &report, &args)
+        .run()
+        .expect_code(0);
+    let count = |rows: &[std::collections::HashMap<String, String>], s: &str| {
+        rows.iter().filter(|r| r["status"] == s).count()
+    };
+    let rows = read_csv_report(&report);
+    assert_eq!(count(&rows, "uploaded"), 2, "{rows:#?}");
+    assert_eq!(count(&rows, "skipped"), 3, "{rows:#?}");
+    assert!(rows.iter().any(|r| r["detail"].contains("--limit 2")));
+    assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 2);
+    upload_cmd(&emu, &photos, &staff, &report, &args)
+        .run()
+        .expect_code(0);
+    let rows = read_csv_report(&report);
+    assert_eq!(count(&rows, "skipped-unchanged"), 2, "{rows:#?}");
+    assert_eq!(count(&rows, "uploaded"), 2, "{rows:#?}");
+    assert_eq!(count(&rows, "skipped"), 1, "{rows:#?}");
+    assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 4);
 }
