@@ -34,6 +34,10 @@ pub struct LockArgs {
     /// CSV column naming the users for --users.
     #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
     pub user_column: String,
+    /// Also set the photo source to `cloud` on a tenant where it was never set. That
+    /// stops photos synced from on-premises Active Directory (hybrid tenants).
+    #[arg(long, value_name = "cloud", value_parser = ["cloud"])]
+    pub source: Option<String>,
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -70,13 +74,14 @@ pub fn run_lock(args: &LockArgs, out: &Output) -> anyhow::Result<i32> {
     if let Some(path) = &args.owa_script {
         write_owa_script(path, args.users.as_deref(), &args.user_column, out)?;
     }
-    apply(graph, &Desired::Lock(roles), args.force, out)
+    let want_cloud = args.source.is_some();
+    apply(graph, &Desired::Lock(roles), args.force, want_cloud, out)
 }
 
 /// `unlock`.
 pub fn run_unlock(args: &UnlockArgs, out: &Output) -> anyhow::Result<i32> {
     let graph = args.graph.to_options()?;
-    apply(graph, &Desired::Unlock, args.force, out)
+    apply(graph, &Desired::Unlock, args.force, false, out)
 }
 
 /// `lock-status`.
@@ -104,12 +109,16 @@ pub async fn apply_with<G: PhotoApi>(
     tenant: &G,
     desired: &Desired,
     force: bool,
+    want_cloud: bool,
     out: &Output,
 ) -> anyhow::Result<i32> {
-    let outcome = lock::apply(tenant, desired, force).await?;
+    let outcome = lock::apply(tenant, desired, force, want_cloud).await?;
     out.result("photo update settings before:");
     for l in outcome.before.describe() {
         out.result(&format!("  {l}"));
+    }
+    if outcome.before.source == lock::Source::NotSet && !want_cloud {
+        out.result("note: the photo source is not set (photos may come from the cloud and from on-premises sync): only allowedRoles is changed. `--source cloud` would also set it, which stops photos synced from on-premises Active Directory.");
     }
     let code = match outcome.kind {
         LockKind::RefusedOnPremises => {
@@ -147,11 +156,12 @@ fn apply(
     graph: crate::graph::GraphOptions,
     desired: &Desired,
     force: bool,
+    want_cloud: bool,
     out: &Output,
 ) -> anyhow::Result<i32> {
     let rt = runtime()?;
     let tenant = connect(&rt, graph, &[claims::WRITE_SETTINGS])?;
-    rt.block_on(apply_with(&tenant, desired, force, out))
+    rt.block_on(apply_with(&tenant, desired, force, want_cloud, out))
 }
 
 fn write_owa_script(
@@ -224,6 +234,7 @@ pub fn after_upload(
     match rt.block_on(apply_with(
         client,
         &Desired::Lock(roles.to_vec()),
+        false,
         false,
         out,
     )) {

@@ -25,6 +25,8 @@ pub const LOCK_ORDER_NOTE: &str = "Lock after uploading: Microsoft does not docu
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Source {
+    /// Never set (the default): photos may come from the cloud and from on-premises sync.
+    NotSet,
     Cloud,
     OnPremises,
     /// A value this program does not know (kept, shown as is).
@@ -34,7 +36,7 @@ pub enum Source {
 impl Source {
     fn parse(s: Option<&str>) -> Source {
         match s {
-            None | Some("") => Source::Cloud,
+            None | Some("") => Source::NotSet,
             Some(v) if v.eq_ignore_ascii_case("cloud") => Source::Cloud,
             Some(v) if v.eq_ignore_ascii_case("onPremises") => Source::OnPremises,
             Some(v) => Source::Other(v.to_string()),
@@ -43,6 +45,7 @@ impl Source {
 
     pub fn as_str(&self) -> &str {
         match self {
+            Source::NotSet => "not set",
             Source::Cloud => "cloud",
             Source::OnPremises => "onPremises",
             Source::Other(s) => s,
@@ -62,6 +65,12 @@ pub struct PhotoSettings {
 impl PhotoSettings {
     /// Reads Graph's JSON; `allowedRoles` null or missing means "everyone".
     pub fn from_json(v: &Value) -> PhotoSettings {
+        // Some documentation shows the GET wrapped in `value` (an object or a one-item list).
+        let v = match v.get("value") {
+            Some(Value::Array(items)) if items.len() == 1 => &items[0],
+            Some(inner @ Value::Object(_)) => inner,
+            _ => v,
+        };
         let source = Source::parse(v.get("source").and_then(Value::as_str));
         let mut allowed_roles = Vec::new();
         let mut odd_roles = Vec::new();
@@ -108,18 +117,36 @@ impl PhotoSettings {
         match &self.source {
             Source::OnPremises => "photos are managed on-premises: cloud changes are disabled for everyone, admins included".into(),
             Source::Other(s) => format!("unknown source {s:?}"),
+            Source::NotSet if self.allowed_roles.is_empty() => "unlocked: every user may change their own photo (source not set: photos may also come from on-premises sync)".into(),
+            Source::NotSet => format!(
+                "locked: only {} may change photos (source not set: on-premises sync may still bring photos)",
+                self.role_names().join(", ")
+            ),
             Source::Cloud if self.allowed_roles.is_empty() => {
                 "unlocked: every user may change their own photo".into()
             }
             Source::Cloud => {
-                let names: Vec<String> = self
-                    .allowed_roles
-                    .iter()
-                    .map(|r| r.known().map_or_else(|| r.to_string(), |k| k.1.to_string()))
-                    .collect();
-                format!("locked: only {} may change photos", names.join(", "))
+                format!("locked: only {} may change photos", self.role_names().join(", "))
             }
         }
+    }
+
+    fn role_names(&self) -> Vec<String> {
+        self.allowed_roles
+            .iter()
+            .map(|r| r.known().map_or_else(|| r.to_string(), |k| k.1.to_string()))
+            .collect()
+    }
+
+    /// Whether a GET body is photo update settings at all (a body with neither field is
+    /// an error, never "unlocked").
+    fn recognisable(v: &Value) -> bool {
+        let v = match v.get("value") {
+            Some(Value::Array(items)) if items.len() == 1 => &items[0],
+            Some(inner @ Value::Object(_)) => inner,
+            _ => v,
+        };
+        v.get("source").is_some() || v.get("allowedRoles").is_some()
     }
 
     /// JSON for `lock-status --json`.
@@ -136,7 +163,10 @@ impl PhotoSettings {
             })
             .collect();
         json!({
-            "source": self.source.as_str(),
+            "source": match self.source {
+                Source::NotSet => Value::Null,
+                ref s => s.as_str().into(),
+            },
             "locked": self.is_locked(),
             "allowedRoles": roles,
             "unrecognisedRoles": self.odd_roles,
@@ -172,11 +202,27 @@ impl Desired {
 
     /// Whether `s` already is what was asked for (role order does not matter).
     pub fn satisfied_by(&self, s: &PhotoSettings) -> bool {
+        self.satisfied_keeping_source(s, true)
+    }
+
+    /// `set_source`: the source must be `cloud`; otherwise an unset source may stay so.
+    fn satisfied_keeping_source(&self, s: &PhotoSettings, set_source: bool) -> bool {
         let mut want: Vec<&RoleId> = self.roles().iter().collect();
         let mut have: Vec<&RoleId> = s.allowed_roles.iter().collect();
         want.sort();
         have.sort();
-        s.source == Source::Cloud && want == have && s.odd_roles.is_empty()
+        let source_ok = s.source == Source::Cloud || (s.source == Source::NotSet && !set_source);
+        source_ok && want == have && s.odd_roles.is_empty()
+    }
+
+    /// The PATCH body. On a tenant whose source was never set, `source: cloud` would stop
+    /// photos synced from on-premises AD: it is sent only when asked for (`--source cloud`).
+    fn body_keeping_source(&self, set_source: bool) -> Value {
+        if set_source {
+            return self.body();
+        }
+        let roles: Vec<&str> = self.roles().iter().map(RoleId::as_str).collect();
+        json!({ "allowedRoles": roles })
     }
 }
 
@@ -207,6 +253,10 @@ pub enum LockKind {
 pub enum LockError {
     #[error("{}", permission_text(.0, .1))]
     Graph(&'static str, GraphError),
+    #[error(
+        "Graph's answer for the photo update settings has neither `source` nor `allowedRoles`: {0}"
+    )]
+    Unreadable(String),
 }
 
 /// The detail already carries the endpoint's hint; a 401 (some services answer it for a
@@ -230,6 +280,11 @@ pub async fn read<G: PhotoApi>(graph: &G) -> Result<(PhotoSettings, u32), LockEr
         .get_settings()
         .await
         .map_err(|f| LockError::Graph("reading", f))?;
+    if !PhotoSettings::recognisable(&value) {
+        let mut text = value.to_string();
+        text.truncate(text.floor_char_boundary(300));
+        return Err(LockError::Unreadable(text));
+    }
     Ok((PhotoSettings::from_json(&value), attempts))
 }
 
@@ -238,8 +293,11 @@ pub async fn apply<G: PhotoApi>(
     graph: &G,
     desired: &Desired,
     force: bool,
+    want_cloud: bool,
 ) -> Result<LockOutcome, LockError> {
     let (before, mut attempts) = read(graph).await?;
+    // An unset source stays unset unless `--source cloud` asks; a cloud one stays cloud.
+    let set_source = want_cloud || before.source != Source::NotSet;
     if before.source == Source::OnPremises && !force {
         return Ok(LockOutcome {
             after: before.clone(),
@@ -248,7 +306,7 @@ pub async fn apply<G: PhotoApi>(
             attempts,
         });
     }
-    if desired.satisfied_by(&before) {
+    if desired.satisfied_keeping_source(&before, set_source) {
         return Ok(LockOutcome {
             after: before.clone(),
             before,
@@ -257,13 +315,24 @@ pub async fn apply<G: PhotoApi>(
         });
     }
     let (_, n) = graph
-        .patch_settings(desired.body())
+        .patch_settings(desired.body_keeping_source(set_source))
         .await
         .map_err(|f| LockError::Graph("changing", f))?;
     attempts += n;
-    let (after, n) = read(graph).await?;
-    attempts += n;
-    let kind = if desired.satisfied_by(&after) {
+    // The service may take a moment to show its own change: read back a few times.
+    let mut after;
+    let mut reads = 0;
+    loop {
+        let (settings, n) = read(graph).await?;
+        attempts += n;
+        reads += 1;
+        after = settings;
+        if desired.satisfied_keeping_source(&after, set_source) || reads >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let kind = if desired.satisfied_keeping_source(&after, set_source) {
         LockKind::Changed
     } else {
         LockKind::NotVerified

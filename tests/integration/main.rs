@@ -19,6 +19,7 @@ mod heic;
 mod hostile;
 mod preflight;
 mod process;
+mod settings;
 mod state;
 mod tenant;
 mod upload;
