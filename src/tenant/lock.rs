@@ -21,6 +21,16 @@ pub const CAVEATS: &[&str] = &[
 /// Said when locking: whether the lock also stops an app-only writer is not documented.
 pub const LOCK_ORDER_NOTE: &str = "Lock after uploading: Microsoft does not document whether the lock also stops an app (like this one) from writing photos.";
 
+/// The settings inside a GET body: some documentation shows it wrapped in `value` (an
+/// object or a one-item list).
+fn unwrapped(v: &Value) -> &Value {
+    match v.get("value") {
+        Some(Value::Array(items)) if items.len() == 1 => &items[0],
+        Some(inner @ Value::Object(_)) => inner,
+        _ => v,
+    }
+}
+
 /// Where photo changes are allowed from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,12 +75,7 @@ pub struct PhotoSettings {
 impl PhotoSettings {
     /// Reads Graph's JSON; `allowedRoles` null or missing means "everyone".
     pub fn from_json(v: &Value) -> PhotoSettings {
-        // Some documentation shows the GET wrapped in `value` (an object or a one-item list).
-        let v = match v.get("value") {
-            Some(Value::Array(items)) if items.len() == 1 => &items[0],
-            Some(inner @ Value::Object(_)) => inner,
-            _ => v,
-        };
+        let v = unwrapped(v);
         let source = Source::parse(v.get("source").and_then(Value::as_str));
         let mut allowed_roles = Vec::new();
         let mut odd_roles = Vec::new();
@@ -141,11 +146,7 @@ impl PhotoSettings {
     /// Whether a GET body is photo update settings at all (a body with neither field is
     /// an error, never "unlocked").
     fn recognisable(v: &Value) -> bool {
-        let v = match v.get("value") {
-            Some(Value::Array(items)) if items.len() == 1 => &items[0],
-            Some(inner @ Value::Object(_)) => inner,
-            _ => v,
-        };
+        let v = unwrapped(v);
         v.get("source").is_some() || v.get("allowedRoles").is_some()
     }
 

@@ -1,14 +1,8 @@
 //! photoUpdateSettings as tenants have it (issue 12): a source that was never set, and a
 //! GET wrapped in `value`.
 
-use crate::util::{Cmd, Emulator, SECRET};
-
-fn graph(emu: &Emulator, args: &[&str]) -> Cmd {
-    Cmd::new(args)
-        .args_str(&["--tenant", "contoso", "--client-id", "app"])
-        .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
-        .env("AZURE_CLIENT_SECRET", SECRET)
-}
+use crate::tenant::graph;
+use crate::util::Emulator;
 
 fn status(emu: &Emulator) -> serde_json::Value {
     let run = graph(emu, &["lock-status", "--json"]).run().expect_code(0);

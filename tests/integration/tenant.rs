@@ -22,7 +22,7 @@ const HOSTILE: &[&str] = &[
     "0.15",
 ];
 
-fn graph(emu: &Emulator, args: &[&str]) -> Cmd {
+pub fn graph(emu: &Emulator, args: &[&str]) -> Cmd {
     Cmd::new(args)
         .args_str(&["--tenant", "contoso", "--client-id", "app"])
         .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
