@@ -2,27 +2,26 @@
 //! (oriented, face-cropped, 648 px, clean sRGB JPEG under a byte budget) and upload them
 //! through Microsoft Graph.
 //!
-//! The data flows through one module per stage:
-//! [`discover`] (walk the folder) -> [`matching`] (CSV users) -> [`process`] (decode,
-//! orient, crop, resize, encode) -> [`upload`] (Graph) -> [`report`] (CSV, JSON, HTML).
-//! [`graph`] is the Graph client, [`emulator`] a local Graph stand-in, [`state`] the run
-//! database and [`cli`] turns arguments into [`options::Options`].
+//! Layers, each using only those below it (README "Code map"; `scripts/check-layers.sh`
+//! keeps it): [`cli`] (clap -> [`config`]) -> `commands` (one per subcommand) ->
+//! [`pipeline`] (discover -> match -> make -> upload), [`tenant`], [`state`], [`report`],
+//! [`graph`], [`output`], [`emulator`] -> [`process`] (the image work), [`config`],
+//! [`util`].
 
 pub mod cli;
-pub mod commands;
-pub mod discover;
+mod commands;
+pub mod config;
 pub mod emulator;
-pub mod error;
 pub mod graph;
-pub mod interrupt;
-pub mod matching;
-pub mod options;
 pub mod output;
+pub mod pipeline;
 pub mod process;
 pub mod report;
 pub mod state;
 pub mod tenant;
-pub mod upload;
+pub mod util;
+
+pub use commands::{Done, RunError, run as run_command};
 
 /// Runs the command line and returns the process exit code (0, 1, 2, or 130 when
 /// interrupted).

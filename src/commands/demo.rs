@@ -1,18 +1,19 @@
 //! `demo`: the samples uploaded to the built-in emulator, with throttling, faults and a
 //! short token lifetime switched on, so anyone can see a run without a tenant.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 
+use super::RunError;
+use super::finish::{Done, Exports, finish};
+use crate::config::{DemoConfig, MatchOptions, Options, UploadConfig, UploadOptions};
 use crate::emulator::{self, EmulatorConfig, EmulatorUser};
 use crate::graph::{Credential, GraphOptions, Secret};
-use crate::options::{MatchOptions, Options};
 use crate::output::Output;
-use crate::upload::UploadOptions;
 
-pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> {
+pub(crate) fn run(c: &DemoConfig, out: &Output) -> Result<i32, RunError> {
+    let (samples, out_dir) = (c.samples.as_path(), c.out.as_path());
     let tenant_users = samples.join("tenant-users.csv");
     let users = EmulatorUser::from_csv(&tenant_users).with_context(|| {
         format!(
@@ -36,7 +37,8 @@ pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> 
         write_latency: Duration::from_millis(150),
         store: Some(uploaded.clone()),
         ..EmulatorConfig::default()
-    })?;
+    })
+    .map_err(RunError::failed)?;
     out.result(&format!(
         "demo: Graph emulator on {} (8 requests/s, 20% faults, 3 s tokens)",
         emu.url()
@@ -69,8 +71,13 @@ pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> 
         state: Some(state.clone()),
         ..UploadOptions::default()
     };
-    let report = super::upload::run_report(&opts, &upload, graph.clone(), out)?;
-    super::upload::finish(&opts, &report, out)?;
+    let first = UploadConfig {
+        opts: opts.clone(),
+        graph: graph.clone(),
+        upload: upload.clone(),
+    };
+    let first_run = super::upload::run_report(&first, out)?;
+    finish(Done::new(first_run.report), &Exports::of(&opts)?, out)?;
     let stats = emu.stats();
     // The same command again: the state database says nothing changed, so nothing is sent.
     out.result(
@@ -81,7 +88,12 @@ pub fn run(samples: &Path, out_dir: &Path, out: &Output) -> anyhow::Result<i32> 
         html: None,
         ..opts.clone()
     };
-    let second = super::upload::run_report(&again, &upload, graph, out)?;
+    let again = UploadConfig {
+        opts: again,
+        graph,
+        upload,
+    };
+    let second = super::upload::run_report(&again, out)?.report;
     out.result(&format!(
         "  {} users skipped as unchanged, {} uploaded; state: {} (`m365-photos status --state {}`)",
         second.count(crate::report::Status::SkippedUnchanged),

@@ -1,82 +1,52 @@
 //! `remove`: deletes users' photos, each one backed up first; `--dry-run` only looks.
 
-use crate::graph::claims;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
-
-use crate::cli::GraphArgs;
+use super::{Done, RunError, session};
+use crate::config::RemoveConfig;
+use crate::graph::claims;
 use crate::output::Output;
 use crate::report::Report;
 use crate::tenant::backup::{BackupDir, timestamped_name};
-use crate::tenant::run;
+use crate::tenant::{run, users};
 
-use super::backup::{TenantStateArgs, check_report, connect, finish, runtime, targets};
-
-#[derive(Debug, Args)]
-pub struct RemoveArgs {
-    /// Users whose photos go (CSV).
-    #[arg(long, value_name = "FILE.csv")]
-    pub users: PathBuf,
-    /// CSV column naming the user (UPN, object id, mail or employeeId).
-    #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
-    pub user_column: String,
-    /// Where the photos are saved before removal [default: ./photo-backup-<time>].
-    #[arg(long, value_name = "DIR")]
-    pub backup_dir: Option<PathBuf>,
-    /// List what would be removed; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Write a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    #[command(flatten)]
-    pub state: TenantStateArgs,
-    #[command(flatten)]
-    pub graph: GraphArgs,
-}
-
-pub fn run(args: &RemoveArgs, out: &Output) -> anyhow::Result<i32> {
-    check_report(args.report.as_deref())?;
-    let graph = args.graph.to_options()?;
-    let scope = graph.scope();
-    let db = args.state.open(args.dry_run)?;
-    let rt = runtime()?;
-    let needs: &[claims::Need] = if args.dry_run {
+pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
+    let scope = c.graph.scope();
+    let db = session::open_state(c.state.as_deref(), c.dry_run)?;
+    let rt = session::runtime()?;
+    let needs: &[claims::Need] = if c.dry_run {
         &[claims::LOOK_UP, claims::READ_PHOTOS]
     } else {
         &[claims::LOOK_UP, claims::READ_PHOTOS, claims::WRITE_PHOTOS]
     };
-    let tenant = Arc::new(connect(&rt, graph, needs)?);
-    let dir = if args.dry_run {
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let (targets, mut rows) =
+        rt.block_on(users::from_csv(tenant.as_ref(), &c.users, &c.user_column))?;
+    let dir = if c.dry_run || targets.is_empty() {
         None
     } else {
-        let path = args
+        let path = c
             .backup_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(timestamped_name()));
         Some(Arc::new(BackupDir::create(&path)?))
     };
-    let rows = rt.block_on(async {
-        let (targets, mut rows) =
-            targets(tenant.as_ref(), Some(&args.users), &args.user_column).await?;
-        rows.extend(run::remove_all(tenant, dir.clone(), targets, args.dry_run).await);
-        anyhow::Ok(rows)
-    })?;
-    let mut report = Report::new(if args.dry_run {
+    rows.extend(rt.block_on(run::remove_all(tenant, dir.clone(), targets, c.dry_run)));
+    let mut report = Report::new(if c.dry_run {
         "remove (dry run)"
     } else {
         "remove"
     });
     report.rows = rows;
-    TenantStateArgs::record(db, "remove", &scope, &report, args.dry_run, out);
+    session::record_state(db, "remove", &scope, &report, c.dry_run, out);
+    let mut done = Done::new(report);
     if let Some(dir) = &dir {
-        out.result(&format!(
+        done.before.push(format!(
             "backup folder: {} (put the photos back with `m365-photos restore --from {}`)",
             dir.path().display(),
             dir.path().display()
         ));
     }
-    finish(&report, args.report.as_deref(), out)
+    Ok(done)
 }

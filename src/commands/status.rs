@@ -1,71 +1,35 @@
 //! `status`: what the state database says of the last runs: done, failed with reasons,
 //! pending; exports one run's rows as CSV or JSON.
 
-use std::path::PathBuf;
-
-use clap::Args;
-
-use crate::error::{ConfigError, exit};
+use super::{Done, RunError};
+use crate::config::{ConfigError, StatusConfig};
 use crate::output::Output;
 use crate::report::{Report, Row, Severity, Status};
 use crate::state::{ItemInfo, RunInfo, StateDb};
 
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The state database [default: beside --photos, PHOTOS.m365-photos.db].
-    #[arg(long, value_name = "FILE", required_unless_present = "photos")]
-    pub state: Option<PathBuf>,
-    /// The photos folder the runs were made from (finds its state database).
-    #[arg(long, value_name = "DIR")]
-    pub photos: Option<PathBuf>,
-    /// How many runs to list.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub runs: usize,
-    /// The run to detail and export [default: the latest].
-    #[arg(long, value_name = "ID")]
-    pub run: Option<i64>,
-    /// Write the run's rows to a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    /// Failed users listed with their reason (the report has them all).
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub show_failed: usize,
-}
-
-/// Prints the summary; exits 1 when the detailed run left failed or pending users.
-pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
-    super::backup::check_report(args.report.as_deref())?;
-    let path = match (&args.state, &args.photos) {
-        (Some(p), _) => p.clone(),
-        (None, Some(photos)) => crate::state::default_path(photos),
-        (None, None) => {
-            return Err(ConfigError::Invalid {
-                flag: "--state",
-                reason: "name the state database, or the photos folder with --photos".into(),
-            }
-            .into());
-        }
-    };
-    let Some(db) = StateDb::open_read_only(&path)? else {
+/// What the state database says; exits 1 when the detailed run left failed or pending
+/// users.
+pub(crate) fn run(c: &StatusConfig, _out: &Output) -> Result<Done, RunError> {
+    let Some(db) = StateDb::open_read_only(&c.state)? else {
         return Err(ConfigError::Invalid {
             flag: "--state",
             reason: format!(
                 "{}: no state database there yet (an upload creates it)",
-                path.display()
+                c.state.display()
             ),
         }
         .into());
     };
-    let runs = db.runs(args.runs.max(1))?;
-    out.result(&format!("state: {}", path.display()));
-    if runs.is_empty() {
-        out.result("no runs recorded yet");
-        return Ok(exit::OK);
-    }
-    let busy = StateDb::in_use(&path);
-    out.result("runs (newest first):");
+    let runs = db.runs(c.runs)?;
+    let mut lines = vec![format!("state: {}", c.state.display())];
+    let Some(latest) = runs.first() else {
+        lines.push("no runs recorded yet".into());
+        return Ok(quiet_done(Report::new("status"), lines));
+    };
+    let busy = StateDb::in_use(&c.state);
+    lines.push("runs (newest first):".into());
     for (i, r) in runs.iter().enumerate() {
-        out.result(&format!(
+        lines.push(format!(
             "  #{:<4} {:<8} {}  {:<34} {}",
             r.id,
             r.command,
@@ -74,22 +38,16 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
             counts_text(&r.counts)
         ));
     }
-    let chosen = match args.run {
-        None => runs[0].clone(),
-        Some(id) => match db.run(id)? {
-            Some(r) => r,
-            None => {
-                return Err(ConfigError::Invalid {
-                    flag: "--run",
-                    reason: format!("no run #{id} in {}", path.display()),
-                }
-                .into());
-            }
-        },
+    let chosen = match c.run {
+        None => latest.clone(),
+        Some(id) => db.run(id)?.ok_or_else(|| ConfigError::Invalid {
+            flag: "--run",
+            reason: format!("no run #{id} in {}", c.state.display()),
+        })?,
     };
     let items = db.items(chosen.id)?;
-    let latest_busy = busy && chosen.id == runs[0].id;
-    out.result(&format!(
+    let latest_busy = busy && chosen.id == latest.id;
+    lines.push(format!(
         "run #{} ({}, {}){}:",
         chosen.id,
         chosen.command,
@@ -100,11 +58,36 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
             .map(|s| format!(", {s}"))
             .unwrap_or_default()
     ));
+    let pending = describe_items(&items, c.show_failed, &mut lines);
+    let (landed, last_failed) = db.user_totals()?;
+    lines.push(format!(
+        "users with a confirmed upload: {landed}; whose last attempt failed: {last_failed}"
+    ));
+    if pending > 0 && !latest_busy {
+        lines.push("to finish the pending users, run the same upload command again".into());
+    }
+    let mut report = Report::new(&format!("{} (run #{})", chosen.command, chosen.id));
+    // Failed and pending rows make the exit code 1 (an unknown status reads as failed).
+    report.rows = items.iter().map(row_of).collect();
+    Ok(quiet_done(report, lines))
+}
+
+/// `status` prints its own lines instead of a summary of rows.
+fn quiet_done(report: Report, lines: Vec<String>) -> Done {
+    let mut done = Done::new(report);
+    done.before = lines;
+    done.summary = false;
+    done
+}
+
+/// The done / failed / pending / notices lines of a run's items; returns how many are
+/// pending.
+fn describe_items(items: &[ItemInfo], show_failed: usize, lines: &mut Vec<String>) -> usize {
     let mut done = Vec::new();
     let mut failed = Vec::new();
     let mut pending = 0usize;
     let mut notices = Vec::new();
-    for item in &items {
+    for item in items {
         match Status::parse(&item.status) {
             Some(Status::Pending) => pending += 1,
             Some(s) if s.severity() == Severity::Failure => failed.push(item),
@@ -113,14 +96,14 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
             None => failed.push(item),
         }
     }
-    out.result(&format!(
+    lines.push(format!(
         "  done     {:>7}  {}",
         done.len(),
         breakdown(&done)
     ));
-    out.result(&format!("  failed   {:>7}", failed.len()));
-    for item in failed.iter().take(args.show_failed) {
-        out.result(&format!(
+    lines.push(format!("  failed   {:>7}", failed.len()));
+    for item in failed.iter().take(show_failed) {
+        lines.push(format!(
             "    {:<16} {}: {}",
             item.status,
             item.user
@@ -130,38 +113,21 @@ pub fn run(args: &StatusArgs, out: &Output) -> anyhow::Result<i32> {
             item.detail
         ));
     }
-    if failed.len() > args.show_failed {
-        out.result(&format!(
+    if failed.len() > show_failed {
+        lines.push(format!(
             "    ... and {} more (--report FILE lists them all)",
-            failed.len() - args.show_failed
+            failed.len() - show_failed
         ));
     }
-    out.result(&format!("  pending  {pending:>7}"));
+    lines.push(format!("  pending  {pending:>7}"));
     if !notices.is_empty() {
-        out.result(&format!(
+        lines.push(format!(
             "  notices  {:>7}  {}",
             notices.len(),
             breakdown(&notices)
         ));
     }
-    let (landed, last_failed) = db.user_totals()?;
-    out.result(&format!(
-        "users with a confirmed upload: {landed}; whose last attempt failed: {last_failed}"
-    ));
-    if pending > 0 && !latest_busy {
-        out.result("to finish the pending users, run the same upload command again");
-    }
-    if let Some(report_path) = &args.report {
-        let mut report = Report::new(&format!("{} (run #{})", chosen.command, chosen.id));
-        report.rows = items.iter().map(row_of).collect();
-        super::prepare::write_report(report_path, &report)?;
-        out.result(&format!("report: {}", report_path.display()));
-    }
-    Ok(if failed.is_empty() && pending == 0 {
-        exit::OK
-    } else {
-        exit::SOME_FAILED
-    })
+    pending
 }
 
 fn state_words(run: &RunInfo, in_use_now: bool) -> String {

@@ -99,10 +99,7 @@ impl Drop for RunningEmulator {
 
 /// Starts the emulator on a thread of its own.
 pub fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = crate::util::runtime::build()?;
     let (addr, emu, _) = runtime.block_on(bind(config))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -121,10 +118,7 @@ pub fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
 /// Runs the `emulator` command: serve until Ctrl-C or SIGTERM, then print the stats.
 pub fn run_foreground(config: EmulatorConfig) -> anyhow::Result<()> {
     use std::io::Write;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = crate::util::runtime::build()?;
     runtime.block_on(async {
         let (addr, emu, _) = bind(config).await?;
         println!("emulator listening on http://{addr}");

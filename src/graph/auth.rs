@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::{GraphError, http};
-use crate::interrupt::Stop;
+use crate::util::signals::Stop;
 
 /// A secret that never shows itself in logs, errors or `Debug` output.
 #[derive(Clone)]

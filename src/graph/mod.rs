@@ -27,11 +27,22 @@ pub enum PreflightError {
     #[error("{0}")]
     Permissions(String),
 }
+
+impl PreflightError {
+    /// A missing permission is the admin's to grant (2); a failed sign-in may be the
+    /// network's or the service's (1).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PreflightError::SignIn(_) => crate::config::exit::SOME_FAILED,
+            PreflightError::Permissions(_) => crate::config::exit::USAGE,
+        }
+    }
+}
 pub use claims::{Claims, claims};
 pub use codes::{Endpoint, Kind};
 use throttle::Throttle;
 
-use crate::interrupt::Stop;
+use crate::util::signals::Stop;
 
 /// Which Microsoft cloud the tenant lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

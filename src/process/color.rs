@@ -68,7 +68,7 @@ fn flatten(image: DynamicImage) -> RgbImage {
 
 /// CMYK as libjpeg-turbo returns it to RGB. Photoshop (Adobe marker) stores CMYK
 /// inverted. The conversion is the plain one; print profiles are not applied.
-pub fn cmyk_to_rgb(cmyk: &[u8], adobe_inverted: bool, _icc: Option<&[u8]>) -> Vec<u8> {
+pub fn cmyk_to_rgb(cmyk: &[u8], adobe_inverted: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
     for px in cmyk.chunks_exact(4) {
         let [c, m, y, k] = if adobe_inverted {
@@ -115,10 +115,7 @@ mod tests {
 
     #[test]
     fn adobe_cmyk_white_and_black() {
-        assert_eq!(
-            cmyk_to_rgb(&[255, 255, 255, 255], true, None),
-            [255, 255, 255]
-        );
-        assert_eq!(cmyk_to_rgb(&[255, 255, 255, 0], true, None), [0, 0, 0]);
+        assert_eq!(cmyk_to_rgb(&[255, 255, 255, 255], true), [255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[255, 255, 255, 0], true), [0, 0, 0]);
     }
 }

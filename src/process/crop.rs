@@ -9,7 +9,7 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 use super::CropNote;
 use super::face::{self, FaceBox};
 use super::saliency;
-use crate::options::CropMode;
+use crate::config::CropMode;
 
 /// The square to cut: `side` is the short side of the image, `x`/`y` its top-left corner
 /// in image pixels.

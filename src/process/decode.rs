@@ -249,7 +249,7 @@ fn decode_jpeg(bytes: &[u8], max_pixels: u64, target_short: u32) -> Result<Decod
                 DynamicImage::ImageRgb8(image::RgbImage::from_raw(sw, sh, pixels).ok_or_else(bad)?)
             }
             _ => {
-                let rgb = super::color::cmyk_to_rgb(&pixels, meta.adobe, meta.icc.as_deref());
+                let rgb = super::color::cmyk_to_rgb(&pixels, meta.adobe);
                 // The CMYK profile has been used up by the conversion.
                 color = SourceColor::Srgb;
                 DynamicImage::ImageRgb8(image::RgbImage::from_raw(sw, sh, rgb).ok_or_else(bad)?)

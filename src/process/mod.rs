@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use crop::{Placement, place_square};
 
-use crate::options::ImageOptions;
+use crate::config::ImageOptions;
 use format::SourceFormat;
 
 /// Colour space the decoder's pixels are in.

@@ -94,7 +94,7 @@ impl Exporter for HtmlExporter {
                 count,
             })
             .collect();
-        let generated = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let generated = crate::util::time::now_rfc3339();
         let tmpl = env
             .get_template("report.html")
             .map_err(std::io::Error::other)?;

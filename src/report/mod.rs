@@ -248,11 +248,11 @@ impl Report {
     /// Exit code from the worst outcome.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
-            return crate::error::exit::INTERRUPTED;
+            return crate::config::exit::INTERRUPTED;
         }
         match self.worst() {
-            Severity::Failure => crate::error::exit::SOME_FAILED,
-            _ => crate::error::exit::OK,
+            Severity::Failure => crate::config::exit::SOME_FAILED,
+            _ => crate::config::exit::OK,
         }
     }
 }
@@ -279,32 +279,12 @@ pub fn exporter_for(path: &Path) -> Option<Box<dyn Exporter>> {
 /// Writes `report` to `path` atomically (temporary file, then rename), so a reader never
 /// sees half a report.
 pub fn write_file(path: &Path, exporter: &dyn Exporter, report: &Report) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+    crate::util::fs::ensure_parent(path)?;
+    crate::util::fs::write_with(path, |file| {
+        let mut w = std::io::BufWriter::new(file);
         exporter.write(report, &mut w)?;
-        w.flush()?;
-    }
-    make_readable(tmp.as_file())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Temporary files are created private (0600); a finished report or photo is an ordinary
-/// file that colleagues and other tools may read.
-pub fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    let _ = file;
-    Ok(())
+        w.flush()
+    })
 }
 
 impl Report {

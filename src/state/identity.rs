@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use sha2::{Digest, Sha256};
 
 use super::Landed;
-use crate::options::ImageOptions;
+use crate::config::ImageOptions;
 
 /// Where `upload` keeps its state when `--state` is not given: beside the photos folder,
 /// named after it (`/hr/photos` -> `/hr/photos.m365-photos.db`).
@@ -118,7 +118,7 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::CropMode;
+    use crate::config::CropMode;
 
     fn image_opts() -> ImageOptions {
         ImageOptions {

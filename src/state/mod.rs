@@ -16,7 +16,7 @@ mod recorder;
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -60,6 +60,14 @@ pub enum StateError {
         "state database {path} has an unknown schema version {found}: not a file m365-photos wrote; pass a different --state"
     )]
     UnknownVersion { path: PathBuf, found: i64 },
+}
+
+impl StateError {
+    /// A state database that cannot be used is the user's to fix (another --state, wait
+    /// for the other run): nothing was done.
+    pub fn exit_code(&self) -> i32 {
+        crate::config::exit::USAGE
+    }
 }
 
 /// A user's last confirmed upload.
@@ -188,7 +196,7 @@ pub struct StateDb {
 }
 
 fn now() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    crate::util::time::now_rfc3339()
 }
 
 /// The lock file beside the database (`state.db.lock`). SQLite's own locks last one

@@ -4,15 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::commands::prepare::safe_file_name;
 use crate::graph::{GraphError, GraphUser, Kind, PhotoApi};
 use crate::report::{Row, Status};
+use crate::util::names::safe_file_name;
+use crate::util::time::now_rfc3339;
 
 /// The manifest's file name inside a backup folder.
 pub const MANIFEST: &str = "manifest.csv";
@@ -50,6 +50,14 @@ pub enum BackupError {
     },
     #[error("backup manifest {path}: {reason}")]
     Manifest { path: PathBuf, reason: String },
+}
+
+impl BackupError {
+    /// A folder that cannot be made or read, or a manifest that is not one, is for the
+    /// user to fix before anything can run.
+    pub fn exit_code(&self) -> i32 {
+        crate::config::exit::USAGE
+    }
 }
 
 /// The most a backup may hold: Graph's own photo limit.
@@ -118,15 +126,27 @@ struct Inner {
     names: HashSet<String>,
 }
 
-/// Now, RFC 3339 UTC to the second.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
 /// A folder name for a backup made now: `photo-backup-20261123T031500Z`.
 pub fn timestamped_name() -> String {
-    let t = now_rfc3339().replace([':', '-'], "");
-    format!("photo-backup-{t}")
+    format!("photo-backup-{}", crate::util::time::now_compact())
+}
+
+/// The folder `upload` backs up into under `plan` (`None`: no backup): `--backup-dir`,
+/// else the one recorded beside the state database, else a new one beside the report
+/// (else in the current folder). Nothing is created.
+pub fn planned_dir(
+    plan: &crate::config::BackupPlan,
+    report: Option<&Path>,
+    state: Option<&Path>,
+) -> Option<PathBuf> {
+    use crate::config::BackupPlan;
+    match plan {
+        BackupPlan::Off => None,
+        BackupPlan::Dir(d) => Some(d.clone()),
+        BackupPlan::Auto => Some(state.and_then(remembered_dir).unwrap_or_else(|| {
+            crate::util::fs::parent_dir(report.unwrap_or(Path::new("x"))).join(timestamped_name())
+        })),
+    }
 }
 
 impl BackupDir {
@@ -305,10 +325,7 @@ impl BackupDir {
                 n += 1;
             }
         };
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(self.dir.join(&name)).map_err(|e| e.error)?;
+        crate::util::fs::write_atomically(&self.dir.join(&name), bytes)?;
         Ok(name)
     }
 
@@ -477,15 +494,8 @@ pub fn remembered_dir(state: &Path) -> Option<PathBuf> {
 /// Records `dir` as `state`'s backup folder (absolute, so a run from elsewhere finds it).
 pub fn remember_dir(state: &Path, dir: &Path) -> std::io::Result<()> {
     let abs = std::fs::canonicalize(dir)?;
-    let file = remembered_file(state);
-    let parent = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-    writeln!(tmp, "{}", abs.display())?;
-    tmp.persist(&file).map_err(|e| e.error)?;
-    Ok(())
+    let line = format!("{}\n", abs.display());
+    crate::util::fs::write_atomically(&remembered_file(state), line.as_bytes())
 }
 
 /// Reads a backup folder's manifest.

@@ -6,3 +6,4 @@ pub mod lock;
 pub mod owa;
 pub mod roles;
 pub mod run;
+pub mod users;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use image::{GenericImage, Rgb, RgbImage};
-use m365_photos::options::CropMode;
+use m365_photos::config::CropMode;
 use m365_photos::process::{CropNote, Placement, place_square};
 
 use crate::util;

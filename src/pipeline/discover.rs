@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::error::ConfigError;
+use crate::config::ConfigError;
 use crate::process::format::{SourceFormat, sniff};
 
 /// One file found under the photos folder.

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::ConfigError;
+use crate::config::ConfigError;
 
 /// `path` made absolute and free of `.`/`..` and symbolic links as far as it exists, so
 /// that two spellings of one place compare equal even before the place is created.

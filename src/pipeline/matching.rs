@@ -5,9 +5,9 @@ use std::path::Path;
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::discover::PhotoFile;
-use crate::error::ConfigError;
-use crate::options::MatchOptions;
+use crate::config::ConfigError;
+use crate::config::MatchOptions;
+use crate::pipeline::discover::PhotoFile;
 
 /// One usable CSV user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct CsvIssue {
     /// The user column value, if the row had one.
     pub user: Option<String>,
     pub reason: String,
+    /// A repeat of an earlier row (same key, same user): harmless where only the users
+    /// of a column are wanted.
+    pub duplicate: bool,
 }
 
 /// The users of the CSV, indexed by normalised match key.
@@ -146,6 +149,7 @@ impl UserIndex {
                         line,
                         user: None,
                         reason: format!("unreadable row: {e}"),
+                        duplicate: false,
                     });
                     continue;
                 }
@@ -161,6 +165,7 @@ impl UserIndex {
                     line,
                     user: (!user.is_empty()).then_some(user),
                     reason: format!("no value in the {} column", opts.match_column),
+                    duplicate: false,
                 });
                 continue;
             }
@@ -169,6 +174,7 @@ impl UserIndex {
                     line,
                     user: None,
                     reason: format!("no value in the {} column (key {key:?})", opts.user_column),
+                    duplicate: false,
                 });
                 continue;
             }
@@ -203,6 +209,7 @@ impl UserIndex {
                 line: row.line,
                 user: Some(row.user),
                 reason,
+                duplicate: same_user,
             });
             return;
         }

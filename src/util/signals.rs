@@ -102,7 +102,7 @@ fn listen(stop: Stop) {
                     signals.next().await;
                     if stop.inner.armed.load(Ordering::SeqCst) == 0 || stop.requested() {
                         eprintln!("{AT_ONCE}");
-                        std::process::exit(crate::error::exit::INTERRUPTED);
+                        std::process::exit(crate::config::exit::INTERRUPTED);
                     }
                     eprintln!("{FIRST}");
                     stop.request();
