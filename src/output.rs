@@ -13,16 +13,24 @@ pub struct Output {
     pub progress: bool,
     /// Colour allowed (terminal, and `NO_COLOR` unset).
     pub color: bool,
+    /// `-v`: progress shows the throttle's window and rate too.
+    pub verbose: bool,
 }
 
 impl Output {
-    pub fn detect(quiet: bool) -> Self {
+    pub fn detect(quiet: bool, verbose: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
         Output {
             quiet,
             progress: tty && !quiet,
             color: tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            verbose,
         }
+    }
+
+    /// Whether progress should carry the details `-v` asks for.
+    pub fn verbose(&self) -> bool {
+        self.verbose
     }
 
     /// A quiet policy for tests and library users.
@@ -31,6 +39,7 @@ impl Output {
             quiet: true,
             progress: false,
             color: false,
+            verbose: false,
         }
     }
 

@@ -25,7 +25,7 @@ pub fn run() -> i32 {
         }
     };
     init_logging(cli.verbose);
-    let out = Output::detect(cli.quiet);
+    let out = Output::detect(cli.quiet, cli.verbose > 0);
     let result = convert::command(&cli.command, &convert::process_env)
         .map_err(commands::RunError::from)
         .and_then(|command| commands::run(&command, &out));

@@ -125,6 +125,12 @@ impl Emu {
             Err(e) => return query_error(e),
         };
         let mut g = self.lock();
+        if filter.is_some() {
+            g.stats.lookups += 1;
+            if g.first_write.is_none() {
+                g.stats.lookups_before_first_write += 1;
+            }
+        }
         let matching: Vec<usize> = match &filter {
             Some(f) => filtered(&g.by_value, f),
             None => (0..g.users.len()).collect(),

@@ -61,6 +61,11 @@ pub struct Stats {
     pub write_throttled: u64,
     /// User listings answered with an `@odata.nextLink`.
     pub next_links: u64,
+    /// Filtered user look-ups (`$filter=... in (...)`) answered.
+    pub lookups: u64,
+    /// Of those, the ones answered before the first successful photo write: far fewer
+    /// than all of them when look-ups run alongside the uploads.
+    pub lookups_before_first_write: u64,
     /// Requests the second ("foreign") listener received, with a bearer token, and with
     /// a client secret in their body.
     pub foreign_requests: u64,

@@ -218,3 +218,40 @@ fn certificate_sign_in_works() {
         .expect_code(0);
     assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 2);
 }
+
+#[test]
+fn lookups_run_alongside_the_uploads() {
+    // Look-ups in growing batches feed the uploads: the first photo goes up after a few
+    // look-up requests, not after all of them (at 100,000 users that is minutes).
+    let dir = tempdir();
+    let n = 600;
+    let (photos, staff, tenant) = make_batch(dir.path(), n, &[7]);
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap()]);
+    let report = dir.path().join("r.csv");
+    upload(&emu, &photos, &staff, &report, &["--no-backup"])
+        .run()
+        .expect_code(1);
+    let stats = emu.admin_json("/_emulator/stats");
+    let lookups = stats["lookups"].as_u64().unwrap();
+    let before = stats["lookups_before_first_write"].as_u64().unwrap();
+    assert!(lookups >= (n as u64).div_ceil(15), "{stats}");
+    assert!(
+        before * 2 <= lookups,
+        "{before} of {lookups} look-ups came before the first write: {stats}"
+    );
+    assert_eq!(
+        stats["photo_writes"].as_u64().unwrap(),
+        n as u64 - 1,
+        "{stats}"
+    );
+    let rows = read_csv_report(&report);
+    let missing: Vec<_> = rows
+        .iter()
+        .filter(|r| r["status"] == "user-not-found")
+        .collect();
+    assert_eq!(missing.len(), 1, "the one user the tenant lacks");
+    assert_eq!(
+        rows.iter().filter(|r| r["status"] == "uploaded").count(),
+        n - 1
+    );
+}

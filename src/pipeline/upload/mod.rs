@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{ConfigError, Options, UploadOptions, exit};
-use crate::graph::{GraphClient, PreflightError, claims};
+use crate::config::{BackupPlan, ConfigError, Options, UploadOptions, exit};
+use crate::graph::{GraphClient, PreflightError, UserKey, claims};
 use crate::output::Output;
+use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::prepare::{self, Prepared};
 use crate::pipeline::rows::matched_row;
 use crate::report::{Report, Row};
-use crate::state::{self, ItemStart, Recorder, RunEnd, StateDb, StateError};
+use crate::state::{self, ItemStart, Recorder, RunEnd, SourceId, StateDb, StateError};
 use crate::tenant::backup::{self, BackupDir};
 use crate::util::signals::Stop;
 
@@ -52,7 +53,7 @@ pub struct Uploaded {
     pub backup_dir: Option<PathBuf>,
 }
 
-/// Runs discover -> match -> skip -> resolve -> process | upload and returns the report.
+/// Runs discover -> match -> skip -> (resolve | process | upload) and returns the report.
 pub async fn run(
     opts: &Options,
     upload: &UploadOptions,
@@ -91,16 +92,8 @@ pub async fn run(
     if let Some(limit) = upload.limit {
         rows.extend(skip::beyond_limit(&mut todo, limit));
     }
-    let column = &opts.matching.user_column;
-    let work = resolve::targets(&client, column, todo, &mut rows, out).await;
-    // Made only now, when there is something to upload: a run that stops earlier leaves
-    // no empty backup folder behind.
-    let backup = match (upload.dry_run, work.is_empty()) {
-        (false, false) => open_backup(upload, opts)?,
-        _ => None,
-    };
     let start = Start {
-        work: &work,
+        todo: &todo,
         skipped: &skipped,
         rows: &rows,
         prepared: &prepared,
@@ -109,28 +102,44 @@ pub async fn run(
         Some(db) if !upload.dry_run => Some(Arc::new(begin_run(db, opts, &scope, &start)?)),
         _ => None,
     };
+    let backup = if upload.dry_run || todo.is_empty() || upload.backup == BackupPlan::Off {
+        send::BackupSlot::none()
+    } else {
+        let (upload, opts) = (upload.clone(), opts.clone());
+        send::BackupSlot::lazy(move || open_backup(&upload, &opts))
+    };
     let sending = send::Sending {
         client: Arc::clone(&client),
         dry_run: upload.dry_run,
-        backup: backup.clone(),
+        backup,
         recorder: recorder.clone(),
         settings_hash,
         image: opts.image.clone(),
         thumbs: opts.html.is_some(),
         grace: upload.grace,
     };
-    let sent = send::all(sending, work, pool, out)
-        .await
-        .map_err(|e| UploadError::Failed(e.to_string()))?;
+    let todo = send::Todo {
+        key: UserKey::from_column(&opts.matching.user_column),
+        users: todo,
+    };
+    let sent = send::all(sending, todo, pool, out).await;
+    let backup_dir = sent.as_ref().ok().and_then(|s| s.backup_dir.clone());
+    let sent = match sent {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(rec) = recorder {
+                finish_run(rec, true, out)?;
+            }
+            return Err(e);
+        }
+    };
+    rows.extend(sent.unresolved.into_iter().map(|(_, row)| row));
     let interrupted = Stop::global().requested();
-    let report = assemble(rows, sent, skipped, prepared, interrupted);
+    let report = assemble(rows, sent.rows, skipped, prepared, interrupted);
     if let Some(rec) = recorder {
         finish_run(rec, interrupted, out)?;
     }
-    Ok(Uploaded {
-        report,
-        backup_dir: backup.map(|b| b.path().to_path_buf()),
-    })
+    Ok(Uploaded { report, backup_dir })
 }
 
 /// The report's rows: those decided before the upload, then the users in file order,
@@ -158,14 +167,14 @@ fn assemble(
 
 /// The backup folder of `upload.backup`: `--backup-dir`, else the one the state database
 /// remembers (so resumed runs share one folder), else a new one beside the report.
-fn open_backup(
-    upload: &UploadOptions,
-    opts: &Options,
-) -> Result<Option<Arc<BackupDir>>, ConfigError> {
+fn open_backup(upload: &UploadOptions, opts: &Options) -> Result<Arc<BackupDir>, ConfigError> {
     let state = upload.state.as_deref();
-    let Some(dir) = backup::planned_dir(&upload.backup, opts.report.as_deref(), state) else {
-        return Ok(None);
-    };
+    let dir = backup::planned_dir(&upload.backup, opts.report.as_deref(), state).ok_or(
+        ConfigError::Invalid {
+            flag: "--backup-dir",
+            reason: "no backup folder planned".into(),
+        },
+    )?;
     let made = BackupDir::create(&dir).map_err(|e| ConfigError::Output {
         path: dir.clone(),
         reason: format!("cannot make the backup folder (--backup-dir): {e}"),
@@ -176,12 +185,12 @@ fn open_backup(
             reason: format!("cannot record the backup folder beside the state database: {e}"),
         })?;
     }
-    Ok(Some(Arc::new(made.once_per_user())))
+    Ok(Arc::new(made.once_per_user()))
 }
 
 /// Everything a run starts with, for the state database's first write.
 struct Start<'a> {
-    work: &'a [resolve::Work],
+    todo: &'a [(MatchedPhoto, Option<SourceId>)],
     skipped: &'a [(String, Row)],
     rows: &'a [Row],
     prepared: &'a [Row],
@@ -196,11 +205,11 @@ fn begin_run(
     start: &Start<'_>,
 ) -> Result<Recorder, StateError> {
     let items: Vec<ItemStart> = start
-        .work
+        .todo
         .iter()
-        .map(|w| ItemStart {
-            user_key: Some(w.key.clone()),
-            row: matched_row(&w.photo),
+        .map(|(m, _)| ItemStart {
+            user_key: Some(m.user.user.to_lowercase()),
+            row: matched_row(m),
         })
         .chain(start.skipped.iter().map(|(k, r)| ItemStart {
             user_key: Some(k.clone()),
@@ -242,7 +251,7 @@ fn needs(upload: &UploadOptions) -> Vec<claims::Need> {
     let mut needs = vec![claims::LOOK_UP];
     if !upload.dry_run {
         needs.push(claims::WRITE_PHOTOS);
-        if upload.backup != crate::config::BackupPlan::Off {
+        if upload.backup != BackupPlan::Off {
             needs.push(claims::READ_PHOTOS);
         }
         if upload.lock.is_some() {

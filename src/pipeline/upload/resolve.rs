@@ -1,12 +1,17 @@
-//! Target resolution: every user to upload is looked up once, before any photo is made,
-//! so unknown, ambiguous or unreachable users cost no decode and no photo write.
+//! Target resolution: every user to upload is looked up once, in growing batches that
+//! run alongside the uploads (the first photo goes up within seconds even at 100,000
+//! users); unknown, ambiguous or unreachable users cost no decode and no photo write.
 
-use crate::graph::{GraphClient, Lookup, PhotoApi, Resolved, UserKey};
-use crate::output::Output;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::graph::{GraphClient, Lookup, PhotoApi, UserKey};
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows;
 use crate::report::Row;
-use crate::state::SourceId;
+use crate::state::{Effect, Outcome, Recorder, SourceId};
+use crate::util::signals::Stop;
 
 /// One user to upload: the matched photo, the Graph id and the state key.
 pub(super) struct Work {
@@ -19,38 +24,68 @@ pub(super) struct Work {
     pub source: Option<SourceId>,
 }
 
-/// Looks the users up and returns those found as exactly one account; the rest get
-/// their final rows in `rows`.
-pub(super) async fn targets(
-    client: &GraphClient,
-    column: &str,
-    todo: Vec<(MatchedPhoto, Option<SourceId>)>,
-    rows: &mut Vec<Row>,
-    out: &Output,
-) -> Vec<Work> {
-    let key = UserKey::from_column(column);
-    let values: Vec<String> = todo.iter().map(|(m, _)| m.user.user.clone()).collect();
-    let known = if values.is_empty() {
-        Resolved::default()
-    } else {
-        let resolving = out.spinner(&format!("looking up {} users", values.len()));
-        let known = client.resolve_users(key, &values).await;
-        resolving.finish_and_clear();
-        known
-    };
-    let mut work = Vec::new();
-    for (m, source) in todo {
-        let user_key = m.user.user.to_lowercase();
-        match known.get(&user_key) {
-            Lookup::One(u) => work.push(Work {
-                user_id: u.id.clone(),
-                note: u.note(),
-                photo: m,
-                key: user_key,
-                source,
-            }),
-            other => rows.push(rows::unresolved(&m, key, &other)),
+/// The first batch is small so that uploads start at once; later ones grow to keep
+/// the throttle's window busy with look-ups while the photos are made and sent.
+const FIRST_BATCH: usize = 30;
+const MAX_BATCH: usize = 480;
+
+/// What the look-up task needs besides the users.
+pub(super) struct Lookups {
+    pub client: Arc<GraphClient>,
+    pub key: UserKey,
+    pub recorder: Option<Arc<Recorder>>,
+    /// Told of every user that will not be processed.
+    pub processing: indicatif::ProgressBar,
+    pub uploading: indicatif::ProgressBar,
+}
+
+/// Looks the users of `todo` up and sends those found as exactly one account on `tx`;
+/// returns the final rows of the others (recorded in the state database as they come).
+/// A stop ends it between batches: the users not yet looked up stay pending.
+pub(super) async fn stream(
+    l: Lookups,
+    mut todo: Vec<(MatchedPhoto, Option<SourceId>)>,
+    tx: mpsc::Sender<Work>,
+    stop: Stop,
+) -> Vec<(String, Row)> {
+    let mut unresolved = Vec::new();
+    let mut batch = FIRST_BATCH;
+    // Taken from the front, so users are looked up (and mostly uploaded) in file order.
+    todo.reverse();
+    while !todo.is_empty() && !stop.requested() {
+        let take: Vec<_> = todo.split_off(todo.len().saturating_sub(batch));
+        batch = (batch * 2).min(MAX_BATCH);
+        let values: Vec<String> = take.iter().map(|(m, _)| m.user.user.clone()).collect();
+        let known = l.client.resolve_users(l.key, &values).await;
+        for (m, source) in take.into_iter().rev() {
+            let user_key = m.user.user.to_lowercase();
+            match known.get(&user_key) {
+                Lookup::One(u) => {
+                    let work = Work {
+                        user_id: u.id.clone(),
+                        note: u.note(),
+                        photo: m,
+                        key: user_key,
+                        source,
+                    };
+                    if tx.send(work).await.is_err() {
+                        // The uploader has stopped taking work.
+                        return unresolved;
+                    }
+                }
+                other => {
+                    let row = rows::unresolved(&m, l.key, &other);
+                    if let Some(rec) = &l.recorder {
+                        let mut o = Outcome::from_row(&user_key, &row, Effect::None);
+                        o.source = source;
+                        rec.outcome(o);
+                    }
+                    l.processing.dec_length(1);
+                    l.uploading.inc(1);
+                    unresolved.push((user_key, row));
+                }
+            }
         }
     }
-    work
+    unresolved
 }

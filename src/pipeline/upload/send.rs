@@ -9,11 +9,13 @@ use std::time::Duration;
 use rayon::prelude::*;
 use tokio::sync::mpsc;
 
-use super::resolve::Work;
-use crate::config::ImageOptions;
-use crate::graph::{GraphClient, PhotoApi};
+use super::UploadError;
+use super::resolve::{self, Work};
+use crate::config::{ConfigError, ImageOptions};
+use crate::graph::{GraphClient, PhotoApi, UserKey};
 use crate::output::Output;
 use crate::pipeline::make;
+use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
 use crate::report::{Row, Status};
 use crate::state::{self, Effect, Outcome, Recorder, SourceId};
@@ -42,7 +44,7 @@ struct Ready {
 pub(super) struct Sending {
     pub client: Arc<GraphClient>,
     pub dry_run: bool,
-    pub backup: Option<Arc<BackupDir>>,
+    pub backup: BackupSlot,
     pub recorder: Option<Arc<Recorder>>,
     pub settings_hash: String,
     pub image: ImageOptions,
@@ -50,22 +52,80 @@ pub(super) struct Sending {
     pub grace: Duration,
 }
 
-/// The rows of every user in `work`, keyed by user; those a stop left undone are
-/// pending.
+type OpenBackup = dyn Fn() -> Result<Arc<BackupDir>, ConfigError> + Send + Sync;
+
+/// The backup folder, made when the first photo is ready to go up (a run that stops
+/// earlier leaves no empty folder behind).
+pub(super) struct BackupSlot {
+    open: Option<Box<OpenBackup>>,
+    dir: std::sync::OnceLock<Arc<BackupDir>>,
+}
+
+impl BackupSlot {
+    /// No backups (`--no-backup`, a dry run).
+    pub(super) fn none() -> BackupSlot {
+        BackupSlot {
+            open: None,
+            dir: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Backups into the folder `open` makes.
+    pub(super) fn lazy(
+        open: impl Fn() -> Result<Arc<BackupDir>, ConfigError> + Send + Sync + 'static,
+    ) -> BackupSlot {
+        BackupSlot {
+            open: Some(Box::new(open)),
+            dir: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Makes the folder if it is wanted and not made yet.
+    fn ensure(&self) -> Result<(), ConfigError> {
+        if let (Some(open), None) = (&self.open, self.dir.get()) {
+            let dir = open()?;
+            let _ = self.dir.set(dir);
+        }
+        Ok(())
+    }
+
+    pub(super) fn get(&self) -> Option<&Arc<BackupDir>> {
+        self.dir.get()
+    }
+}
+
+/// Every user to do, for the look-up task.
+pub(super) struct Todo {
+    pub key: UserKey,
+    pub users: Vec<(MatchedPhoto, Option<SourceId>)>,
+}
+
+/// What the stage did: the rows of the users sent (or made and refused), and of those
+/// the look-up did not pin down; users a stop left undone are among the first, pending.
+pub(super) struct Sent {
+    pub rows: Vec<(String, Row)>,
+    pub unresolved: Vec<(String, Row)>,
+    /// The backup folder, when one was made.
+    pub backup_dir: Option<std::path::PathBuf>,
+}
+
+/// Looks the users up, makes their photos and uploads them, all at once: look-ups feed
+/// the rayon workers, which feed the uploads through a bounded queue.
 pub(super) async fn all(
     send: Sending,
-    work: Vec<Work>,
+    todo: Todo,
     pool: rayon::ThreadPool,
     out: &Output,
-) -> Result<Vec<(String, Row)>, tokio::sync::AcquireError> {
+) -> Result<Sent, UploadError> {
     // Rows for whatever an interruption leaves undone.
-    let mut waiting: HashMap<String, Row> = work
+    let mut waiting: HashMap<String, Row> = todo
+        .users
         .iter()
-        .map(|w| (w.key.clone(), matched_row(&w.photo)))
+        .map(|(m, _)| (m.user.user.to_lowercase(), matched_row(m)))
         .collect();
     let stop = Stop::global();
     let _armed = stop.arm();
-    let total = work.len() as u64;
+    let total = todo.users.len() as u64;
     let processing = out.bar(total, "processing");
     let label = if send.dry_run {
         "checking"
@@ -73,34 +133,50 @@ pub(super) async fn all(
         "uploading"
     };
     let uploading = out.bar(total, label);
-    // Bounded: the workers stop making photos while the uploads catch up, so memory stays
-    // flat however many users there are.
+    // Bounded: look-ups wait while the workers are busy, and the workers stop making
+    // photos while the uploads catch up, so memory stays flat however many users.
+    let (work_tx, work_rx) = mpsc::channel::<Work>(64);
+    let lookups = resolve::Lookups {
+        client: Arc::clone(&send.client),
+        key: todo.key,
+        recorder: send.recorder.clone(),
+        processing: processing.clone(),
+        uploading: uploading.clone(),
+    };
+    let looking = tokio::spawn(resolve::stream(lookups, todo.users, work_tx, stop.clone()));
     let (tx, rx) = mpsc::channel::<Made>(64);
-    let producer = produce(work, pool, tx, &send, processing, stop.clone());
-    let ticker = throttle_ticker(Arc::clone(&send.client), uploading.clone());
+    let producer = produce(work_rx, pool, tx, &send, processing, stop.clone());
+    let ticker = throttle_ticker(Arc::clone(&send.client), uploading.clone(), out.verbose());
     let grace = send.grace;
     let job = Arc::new(Job {
         send,
         stop: stop.clone(),
     });
-    let rows = consume(rx, &job, &stop, &uploading, grace).await?;
+    let consumed = consume(rx, &job, &stop, &uploading, grace).await;
     ticker.abort();
     uploading.finish_and_clear();
+    let unresolved = looking.await.unwrap_or_default();
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
+    let backup_dir = job.send.backup.get().map(|d| d.path().to_path_buf());
+    let rows = consumed?;
     let mut done = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
-    for (key, _) in &done {
+    for (key, _) in done.iter().chain(&unresolved) {
         waiting.remove(key);
     }
     for (key, mut row) in waiting {
         rows::pending(&mut row);
         done.push((key, row));
     }
-    Ok(done)
+    Ok(Sent {
+        rows: done,
+        unresolved,
+        backup_dir,
+    })
 }
 
-/// Starts the rayon workers that make the photos into the queue.
+/// Starts the rayon workers that make the photos of the users the look-ups found.
 fn produce(
-    work: Vec<Work>,
+    work: mpsc::Receiver<Work>,
     pool: rayon::ThreadPool,
     tx: mpsc::Sender<Made>,
     send: &Sending,
@@ -110,8 +186,19 @@ fn produce(
     let image = send.image.clone();
     let thumbs = send.thumbs;
     std::thread::spawn(move || {
+        // Once the uploader stops taking photos, stop taking work: dropping the receiver
+        // ends the look-ups too.
+        let mut work = work;
+        let probe = tx.clone();
+        let incoming = std::iter::from_fn(move || {
+            if probe.is_closed() {
+                None
+            } else {
+                work.blocking_recv()
+            }
+        });
         pool.install(|| {
-            work.into_par_iter().for_each_with(tx, |tx, w| {
+            incoming.par_bridge().for_each_with(tx, |tx, w| {
                 if stop.requested() {
                     return;
                 }
@@ -120,6 +207,7 @@ fn produce(
                 let _ = tx.blocking_send(item);
             });
         });
+        // No stale "0/N processing" line once the photos are made.
         bar.finish_and_clear();
     })
 }
@@ -134,13 +222,14 @@ async fn consume(
     stop: &Stop,
     bar: &indicatif::ProgressBar,
     grace: Duration,
-) -> Result<Rows, tokio::sync::AcquireError> {
+) -> Result<Rows, UploadError> {
     let rows: Rows = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = tokio::task::JoinSet::new();
     // Enough tasks to keep the throttle's window full; the window itself limits requests.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
         job.send.client.throttle().ceiling().max(64),
     ));
+    let mut failed = None;
     loop {
         let item = tokio::select! {
             biased;
@@ -159,10 +248,17 @@ async fn consume(
                 continue;
             }
         };
+        if let Err(e) = job.send.backup.ensure() {
+            failed = Some(UploadError::Config(e));
+            break;
+        }
         let permit = tokio::select! {
             biased;
             () = stop.wait() => break,
-            permit = Arc::clone(&in_flight).acquire_owned() => permit?,
+            permit = Arc::clone(&in_flight).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(e) => { failed = Some(UploadError::Failed(e.to_string())); break; }
+            },
         };
         let (job, rows, bar) = (Arc::clone(job), Arc::clone(&rows), bar.clone());
         tasks.spawn(async move {
@@ -177,7 +273,10 @@ async fn consume(
     // Closing the queue stops the workers: nothing new is made after a stop.
     drop(rx);
     drain(tasks, stop, bar, grace).await;
-    Ok(rows)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
 }
 
 /// Without a stop, waits for every upload; a stop (also one that comes meanwhile) gives
@@ -274,7 +373,7 @@ impl Job {
             return row;
         }
         // Nothing that was in the tenant is replaced without a copy.
-        if let Some(dir) = &self.send.backup {
+        if let Some(dir) = self.send.backup.get() {
             let user = row.user.clone().unwrap_or_else(|| user_id.clone());
             let client = self.send.client.as_ref();
             match crate::tenant::backup::before_replace(dir, client, &user, &user_id).await {
@@ -329,16 +428,19 @@ impl Job {
     }
 }
 
-/// Shows "throttled by Graph, resuming in N s" on the upload bar while the gate is shut.
+/// Shows "throttled by Graph, resuming in N s" on the upload bar while the gate is shut;
+/// under `-v` the window (requests in flight allowed) and rate the throttle runs at.
 fn throttle_ticker(
     client: Arc<GraphClient>,
     bar: indicatif::ProgressBar,
+    verbose: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut shown = false;
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            match client.throttle().paused_for() {
+            let throttle = client.throttle();
+            match throttle.paused_for() {
                 Some(left) => {
                     bar.set_message(format!(
                         "throttled by Graph, resuming in {} s",
@@ -346,8 +448,15 @@ fn throttle_ticker(
                     ));
                     shown = true;
                 }
+                None if verbose => {
+                    bar.set_message(format!(
+                        "window {}, {:.1} req/s",
+                        throttle.window(),
+                        throttle.current_rate()
+                    ));
+                }
                 None if shown => {
-                    bar.set_message(format!("{:.1} req/s", client.throttle().current_rate()));
+                    bar.set_message(format!("{:.1} req/s", throttle.current_rate()));
                     shown = false;
                 }
                 None => {}
