@@ -8,7 +8,7 @@ use super::matching::MatchedPhoto;
 use super::rows::{self, matched_row};
 use crate::config::ImageOptions;
 use crate::process::{self, ProcessedPhoto};
-use crate::report::{Row, Status, Thumbs};
+use crate::report::{Row, Status, Thumb, Thumbs};
 
 /// Long side of the source thumbnail on the HTML page.
 pub const SOURCE_THUMB_PX: u32 = 160;
@@ -39,7 +39,7 @@ pub fn check(m: &MatchedPhoto, image: &ImageOptions, thumbs: bool) -> Row {
     if thumbs && row.status != Some(Status::InvalidImage) {
         let thumb = process::source_thumbnail(&m.file.path, &m.file.format, SOURCE_THUMB_PX, image);
         row.thumbs = thumb.ok().map(|source| Thumbs {
-            source: Some(source),
+            source: Some(source.into()),
             output: None,
         });
     }
@@ -56,12 +56,12 @@ pub fn made(
 ) -> Result<(ProcessedPhoto, Row), Row> {
     let thumb = thumbs.then_some(SOURCE_THUMB_PX);
     match process::process(&m.file.path, &m.file.format, image, thumb) {
-        Ok(photo) => {
+        Ok(mut photo) => {
             rows::processed(&mut row, &photo, image.size);
             if thumbs {
                 row.thumbs = Some(Thumbs {
-                    source: photo.source_thumb.clone(),
-                    output: photo.output_thumb.clone(),
+                    source: photo.source_thumb.take().map(Thumb::new),
+                    output: photo.output_thumb.take().map(Thumb::new),
                 });
             }
             Ok((photo, row))

@@ -49,7 +49,7 @@ mod tests {
             attempts: Some(3),
             http_status: Some(200),
             thumbs: Some(Thumbs {
-                source: Some(vec![1, 2, 3]),
+                source: Some(vec![1, 2, 3].into()),
                 output: None,
             }),
             graph_id: Some("object-id-1".into()),

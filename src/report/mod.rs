@@ -4,6 +4,7 @@
 pub(crate) mod csv;
 mod html;
 mod json;
+mod thumbs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,6 +15,7 @@ use serde::Serialize;
 pub use self::csv::CsvExporter;
 pub use self::html::HtmlExporter;
 pub use self::json::JsonExporter;
+pub use self::thumbs::Thumb;
 
 /// What happened to one photo file or one CSV user: short, stable words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -195,8 +197,8 @@ pub struct Row {
 /// Small JPEGs shown on the HTML page.
 #[derive(Debug, Clone, Default)]
 pub struct Thumbs {
-    pub source: Option<Vec<u8>>,
-    pub output: Option<Vec<u8>>,
+    pub source: Option<Thumb>,
+    pub output: Option<Thumb>,
 }
 
 impl Row {
@@ -260,6 +262,11 @@ impl Report {
 /// A report file format.
 pub trait Exporter {
     fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()>;
+
+    /// Writes the report to `path` (a format may write more files beside it).
+    fn write_file(&self, path: &Path, report: &Report) -> std::io::Result<()> {
+        write_single(path, self, report)
+    }
 }
 
 /// The exporter for a report path, chosen by its extension.
@@ -279,6 +286,15 @@ pub fn exporter_for(path: &Path) -> Option<Box<dyn Exporter>> {
 /// Writes `report` to `path` atomically (temporary file, then rename), so a reader never
 /// sees half a report.
 pub fn write_file(path: &Path, exporter: &dyn Exporter, report: &Report) -> std::io::Result<()> {
+    exporter.write_file(path, report)
+}
+
+/// Writes `report` as one file, atomically.
+fn write_single<E: Exporter + ?Sized>(
+    path: &Path,
+    exporter: &E,
+    report: &Report,
+) -> std::io::Result<()> {
     crate::util::fs::ensure_parent(path)?;
     crate::util::fs::write_with(path, |file| {
         let mut w = std::io::BufWriter::new(file);

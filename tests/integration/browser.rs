@@ -196,3 +196,55 @@ fn contact_sheet_renders_in_chromium() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+#[test]
+fn a_large_contact_sheet_is_an_index_and_pages_that_open_offline() {
+    let Some(browser) = chromium("a_large_contact_sheet_is_an_index_and_pages_that_open_offline")
+    else {
+        return;
+    };
+    let dir = tempdir();
+    // 1,050 small photos: every one is too small for 648 px, so all need a look and fill
+    // a page of 1,000 and one of 50.
+    let (photos, staff, _) = crate::util::photo_batch(dir.path(), 1050, &[]);
+    let page = dir.path().join("sheet.html");
+    let run = Cmd::new(&["plan", "--match-column", "employeeId", "--photos"])
+        .arg(&photos)
+        .arg("--users")
+        .arg(&staff)
+        .arg("--html")
+        .arg(&page)
+        .run();
+    assert!(run.code() <= 1, "{}", run.stderr());
+    let pages = dir.path().join("sheet-pages");
+    let first = pages.join("page-001.html");
+    let second = pages.join("page-002.html");
+    assert!(first.is_file() && second.is_file() && !pages.join("page-003.html").exists());
+    for file in [&first, &second, &page] {
+        let size = std::fs::metadata(file).unwrap().len();
+        assert!(size < 8 * 1024 * 1024, "{} is {size} bytes", file.display());
+    }
+    let dom = |file: &Path, profile: &str| {
+        let url = format!("file://{}", file.display());
+        String::from_utf8(run_chromium(
+            &browser,
+            &dir.path().join(profile),
+            &["--dump-dom".into()],
+            &url,
+        ))
+        .unwrap()
+    };
+    let index = dom(&page, "p1");
+    assert_eq!(index.matches("<tr class=\"page\">").count(), 2, "{index}");
+    assert!(index.contains("sheet-pages/page-002.html"), "{index}");
+    let one = dom(&first, "p2");
+    assert_eq!(one.matches("<section class=\"card").count(), 1000);
+    assert_eq!(
+        one.matches("data:image/jpeg;base64,").count(),
+        1000,
+        "a thumbnail per card"
+    );
+    assert!(one.contains("page 1 of 2"));
+    let two = dom(&second, "p3");
+    assert_eq!(two.matches("<section class=\"card").count(), 50);
+}
