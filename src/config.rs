@@ -200,6 +200,15 @@ pub struct UploadConfig {
 pub struct DemoConfig {
     pub samples: PathBuf,
     pub out: PathBuf,
+    /// `--users N`: a rehearsal of N generated users instead of the samples.
+    pub rehearse: Option<Rehearsal>,
+}
+
+/// `demo --users N`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rehearsal {
+    pub users: usize,
+    pub write_latency: Duration,
 }
 
 /// Which users a tenant command works on.

@@ -146,6 +146,14 @@ pub struct DemoArgs {
     /// Where the report, page and uploaded photos go.
     #[arg(long, value_name = "DIR", default_value = "m365-photos-demo")]
     pub out: PathBuf,
+    /// Rehearse a large run instead: N generated photos and users, uploaded to the
+    /// emulator limited like a tenant (50 requests/s, slow writes, 1% faults), with a
+    /// report, a paged contact sheet and the figures (time, photos/s, peak memory, sizes).
+    #[arg(long, value_name = "N")]
+    pub users: Option<usize>,
+    /// With --users: server time per photo write (real Graph: about 1,000 ms).
+    #[arg(long, value_name = "MS", default_value_t = 300, requires = "users")]
+    pub write_latency_ms: u64,
 }
 
 /// The Graph emulator's behaviour.

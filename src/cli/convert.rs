@@ -37,10 +37,7 @@ pub(crate) fn command(args: &super::args::Command, env: Env) -> Result<Command, 
         A::Plan(a) => Command::Plan(input_options(&a.input, &a.image, None)?),
         A::Process(a) => Command::Process(input_options(&a.input, &a.image, Some(a.out.clone()))?),
         A::Upload(a) => Command::Upload(Box::new(upload_config(a, env)?)),
-        A::Demo(a) => Command::Demo(DemoConfig {
-            samples: a.samples.clone(),
-            out: a.out.clone(),
-        }),
+        A::Demo(a) => Command::Demo(demo_config(a)?),
         A::Emulator(a) => Command::Emulator(Box::new(emulator_config(a, env)?)),
         A::Lock(a) => Command::Lock(Box::new(lock_config(a, env)?)),
         A::Unlock(a) => Command::Lock(Box::new(LockConfig {
@@ -309,6 +306,25 @@ pub(crate) fn upload_config(args: &UploadArgs, env: Env) -> Result<UploadConfig,
             grace: Duration::from_secs(args.stop_timeout),
             limit: args.limit,
         },
+    })
+}
+
+fn demo_config(args: &DemoArgs) -> Result<DemoConfig, ConfigError> {
+    let rehearse = match args.users {
+        Some(0) => return Err(invalid("--users", "a rehearsal needs at least 1 user")),
+        Some(n) if n > 1_000_000 => {
+            return Err(invalid("--users", format!("{n}: at most 1000000")));
+        }
+        Some(users) => Some(crate::config::Rehearsal {
+            users,
+            write_latency: Duration::from_millis(args.write_latency_ms),
+        }),
+        None => None,
+    };
+    Ok(DemoConfig {
+        samples: args.samples.clone(),
+        out: args.out.clone(),
+        rehearse,
     })
 }
 
@@ -701,6 +717,24 @@ mod tests {
         assert_eq!(
             flag_of(with_env("restore --from b --report r.txt", SIGN_IN).unwrap_err()),
             "--report"
+        );
+    }
+
+    #[test]
+    fn demo_rehearsal() {
+        let Command::Demo(c) = with_env("demo", &[]).unwrap() else {
+            panic!()
+        };
+        assert!(c.rehearse.is_none());
+        let Command::Demo(c) = with_env("demo --users 50 --write-latency-ms 1000", &[]).unwrap()
+        else {
+            panic!()
+        };
+        let r = c.rehearse.unwrap();
+        assert_eq!((r.users, r.write_latency), (50, Duration::from_secs(1)));
+        assert_eq!(
+            flag_of(with_env("demo --users 0", &[]).unwrap_err()),
+            "--users"
         );
     }
 

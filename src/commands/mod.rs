@@ -10,6 +10,7 @@ mod finish;
 mod lock;
 mod plan;
 mod process;
+mod rehearse;
 mod remove;
 mod restore;
 mod session;
@@ -76,7 +77,10 @@ pub fn run(command: &Command, out: &Output) -> Result<i32, RunError> {
         Command::Remove(c) => (Exports::report(c.report.as_deref())?, remove::run(c, out)?),
         Command::Restore(c) => (Exports::report(c.report.as_deref())?, restore::run(c, out)?),
         Command::Status(c) => (Exports::report(c.report.as_deref())?, status::run(c, out)?),
-        Command::Demo(c) => return demo::run(c, out),
+        Command::Demo(c) => match c.rehearse {
+            Some(r) => return rehearse::run(&c.out, r, out),
+            None => return demo::run(c, out),
+        },
         Command::Emulator(c) => {
             return crate::emulator::run_foreground((**c).clone())
                 .map(|()| exit::OK)

@@ -8,6 +8,7 @@ mod util;
 mod browser;
 mod cli;
 mod crop;
+mod demo;
 mod directory;
 mod emulator;
 mod face_pipeline;

@@ -1,0 +1,158 @@
+//! `demo --users N`: a large run rehearsed on the built-in emulator, limited like a
+//! tenant (rate, slow photo writes, faults, stalls), with the figures a tenant-wide
+//! refresh is planned by: wall time, photos per second, peak memory, output sizes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use super::RunError;
+use super::finish::{Done, Exports, finish};
+use crate::config::{MatchOptions, Options, Rehearsal, UploadConfig, UploadOptions};
+use crate::emulator::{self, EmulatorConfig, EmulatorUser};
+use crate::graph::{Credential, GraphOptions, Secret};
+use crate::output::Output;
+
+pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, RunError> {
+    let dir = out_dir.join(format!("rehearsal-{}", r.users));
+    let photos = dir.join("photos");
+    let users_csv = dir.join("users.csv");
+    let made = Instant::now();
+    synthetic_batch(&photos, &users_csv, r.users)?;
+    out.note(&format!(
+        "rehearsal: {} photos and users ready in {} ({:.0} s)",
+        r.users,
+        dir.display(),
+        made.elapsed().as_secs_f64()
+    ));
+    let emu = emulator::spawn(EmulatorConfig {
+        users: EmulatorUser::generate(r.users),
+        rate: Some(50.0),
+        write_latency: r.write_latency,
+        fail_rate: 0.01,
+        stall_rate: 0.001,
+        stall: Duration::from_secs(5),
+        ..EmulatorConfig::default()
+    })
+    .map_err(RunError::failed)?;
+    out.result(&format!(
+        "rehearsal: Graph emulator on {} (50 requests/s, {} ms per photo write, 1% 503/504, 0.1% 5 s stalls)",
+        emu.url(),
+        r.write_latency.as_millis()
+    ));
+    let state = dir.join("state.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
+    }
+    let opts = Options {
+        photos,
+        users: users_csv,
+        matching: MatchOptions {
+            match_column: "employeeId".into(),
+            user_column: "userPrincipalName".into(),
+        },
+        report: Some(dir.join("report.csv")),
+        html: Some(dir.join("report.html")),
+        ..Options::default()
+    };
+    let config = UploadConfig {
+        graph: GraphOptions {
+            tenant: "contoso-rehearsal".into(),
+            client_id: "m365-photos-rehearsal".into(),
+            credential: Credential::Secret(Secret::new(emulator::DEFAULT_SECRET)),
+            graph_url: emu.url(),
+            login_url: emu.url(),
+            ..GraphOptions::default()
+        },
+        upload: UploadOptions {
+            state: Some(state.clone()),
+            ..UploadOptions::default()
+        },
+        opts: opts.clone(),
+    };
+    let started = Instant::now();
+    let uploaded = super::upload::run_report(&config, out)?;
+    let wall = started.elapsed();
+    let code = finish(Done::new(uploaded.report), &Exports::of(&opts)?, out)?;
+    let stats = emu.stats();
+    emu.shutdown();
+    let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
+    out.result(&format!(
+        "figures: {} users in {:.0} s; {:.1} photo writes/s sustained (the emulator allows 50 requests/s); {} throttled (429) of {} requests, {} inside a Retry-After window",
+        r.users,
+        wall.as_secs_f64(),
+        stats.writes_per_sec,
+        stats.throttled,
+        stats.requests,
+        stats.violations
+    ));
+    out.result(&format!(
+        "figures: peak memory {}; state database {:.1} MB; report.csv {:.1} MB; contact sheet {:.1} MB in {} file(s), the largest {:.1} MB",
+        peak_memory().map_or("unknown on this system".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0)),
+        mb(size_of(&state)),
+        mb(size_of(&dir.join("report.csv"))),
+        mb(sheet_sizes(&dir).0),
+        sheet_sizes(&dir).1,
+        mb(sheet_sizes(&dir).2),
+    ));
+    Ok(code)
+}
+
+/// `n` photos (`<employeeId>.jpg`, 480x600, each one different) and the CSV naming their
+/// users, as [`EmulatorUser::generate`] makes them; kept for the next rehearsal.
+fn synthetic_batch(photos: &Path, csv: &Path, n: usize) -> Result<(), RunError> {
+    std::fs::create_dir_all(photos).with_context(|| format!("creating {}", photos.display()))?;
+    let mut text = String::from("employeeId,userPrincipalName\n");
+    for i in 1..=n {
+        text.push_str(&format!("{},user{i:05}@contoso.test\n", 100_000 + i));
+    }
+    crate::util::fs::write_atomically(csv, text.as_bytes())
+        .with_context(|| format!("writing {}", csv.display()))?;
+    (1..=n).into_par_iter().try_for_each(|i| {
+        let path = photos.join(format!("{}.jpg", 100_000 + i));
+        if path.is_file() {
+            return Ok(());
+        }
+        let img = image::RgbImage::from_fn(480, 600, |x, y| {
+            // A light "face" disc on a coloured background, shifted per user.
+            let (cx, cy) = (200 + (i % 80) as i64, 220 + (i % 60) as i64);
+            let (dx, dy) = (i64::from(x) - cx, i64::from(y) - cy);
+            if dx * dx * 4 + dy * dy * 3 < 120 * 120 * 4 {
+                image::Rgb([224, 180, 150])
+            } else {
+                image::Rgb([(i * 37 % 200) as u8, (x / 3) as u8, (y / 4) as u8])
+            }
+        });
+        img.save(&path)
+            .with_context(|| format!("writing {}", path.display()))
+    })?;
+    Ok(())
+}
+
+fn size_of(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The contact sheet's total bytes, file count and largest file.
+fn sheet_sizes(dir: &Path) -> (u64, usize, u64) {
+    let mut files = vec![size_of(&dir.join("report.html"))];
+    if let Ok(pages) = std::fs::read_dir(dir.join("report-pages")) {
+        files.extend(
+            pages
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len()),
+        );
+    }
+    let largest = files.iter().copied().max().unwrap_or(0);
+    (files.iter().sum(), files.len(), largest)
+}
+
+/// The process's peak resident memory in KiB (Linux: `VmHWM`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
