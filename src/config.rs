@@ -85,11 +85,23 @@ impl Default for MatchOptions {
     }
 }
 
+/// The directory property photo names are matched against when there is no CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryKey {
+    UserPrincipalName,
+    Mail,
+    EmployeeId,
+}
+
 /// Inputs and outputs shared by every command that reads photos.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub photos: PathBuf,
+    /// The staff CSV; unused when `directory` is set.
     pub users: PathBuf,
+    /// `upload` without a CSV: photo names are matched against this property of the
+    /// tenant's users.
+    pub directory: Option<DirectoryKey>,
     pub matching: MatchOptions,
     pub image: ImageOptions,
     /// `.csv` or `.json` report, by extension.

@@ -253,9 +253,13 @@ pub struct InputArgs {
     /// Folder of photos (searched recursively; hidden files are skipped).
     #[arg(long, value_name = "DIR")]
     pub photos: PathBuf,
-    /// Staff CSV (UTF-8; comma, semicolon or tab separated).
+    /// Staff CSV (UTF-8; comma, semicolon or tab separated). `upload` without it matches
+    /// photo names against the tenant's directory itself (see --match-property).
     #[arg(long, value_name = "FILE.csv")]
-    pub users: PathBuf,
+    pub users: Option<PathBuf>,
+    /// Without --users: the directory property a photo's name equals.
+    #[arg(long, value_enum, value_name = "PROPERTY", conflicts_with = "users")]
+    pub match_property: Option<MatchPropertyArg>,
     /// CSV column whose value equals a photo's file name without extension.
     #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
     pub match_column: String,
@@ -271,6 +275,16 @@ pub struct InputArgs {
     /// Worker threads for processing (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MatchPropertyArg {
+    #[value(name = "userPrincipalName", alias = "upn")]
+    UserPrincipalName,
+    #[value(name = "mail")]
+    Mail,
+    #[value(name = "employeeId", alias = "employee-id")]
+    EmployeeId,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

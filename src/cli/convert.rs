@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::args::*;
 use crate::config::{
-    BackupConfig, BackupPlan, Command, ConfigError, CropMode, DemoConfig, ImageOptions, LockConfig,
-    LockStatusConfig, MatchOptions, Options, OwaScript, RemoveConfig, RestoreConfig, StatusConfig,
-    UploadConfig, UploadOptions, UserSource,
+    BackupConfig, BackupPlan, Command, ConfigError, CropMode, DemoConfig, DirectoryKey,
+    ImageOptions, LockConfig, LockStatusConfig, MatchOptions, Options, OwaScript, RemoveConfig,
+    RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
 };
 use crate::emulator::{EmulatorConfig, EmulatorUser, PhotoFault, RetryAfterHeader};
 use crate::graph::{Cloud, Credential, GraphOptions, Secret};
@@ -34,8 +34,12 @@ fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
 pub(crate) fn command(args: &super::args::Command, env: Env) -> Result<Command, ConfigError> {
     use super::args::Command as A;
     Ok(match args {
-        A::Plan(a) => Command::Plan(input_options(&a.input, &a.image, None)?),
-        A::Process(a) => Command::Process(input_options(&a.input, &a.image, Some(a.out.clone()))?),
+        A::Plan(a) => Command::Plan(with_csv(input_options(&a.input, &a.image, None)?)?),
+        A::Process(a) => Command::Process(with_csv(input_options(
+            &a.input,
+            &a.image,
+            Some(a.out.clone()),
+        )?)?),
         A::Upload(a) => Command::Upload(Box::new(upload_config(a, env)?)),
         A::Demo(a) => Command::Demo(demo_config(a)?),
         A::Emulator(a) => Command::Emulator(Box::new(emulator_config(a, env)?)),
@@ -70,6 +74,17 @@ pub(crate) fn command(args: &super::args::Command, env: Env) -> Result<Command, 
         })),
         A::Status(a) => Command::Status(status_config(a)?),
     })
+}
+
+/// `plan` and `process` do not sign in, so they need the CSV.
+fn with_csv(opts: Options) -> Result<Options, ConfigError> {
+    match opts.directory {
+        Some(_) => Err(invalid(
+            "--users",
+            "plan and process need the staff CSV (only upload can match photo names against the directory)",
+        )),
+        None => Ok(opts),
+    }
 }
 
 /// A `--report` name must say its format (.csv or .json).
@@ -253,9 +268,18 @@ pub(crate) fn input_options(
     if input.jobs == Some(0) {
         return Err(invalid("--jobs", "must be at least 1"));
     }
+    let directory = match (&input.users, input.match_property) {
+        (Some(_), _) => None,
+        (None, None | Some(MatchPropertyArg::UserPrincipalName)) => {
+            Some(DirectoryKey::UserPrincipalName)
+        }
+        (None, Some(MatchPropertyArg::Mail)) => Some(DirectoryKey::Mail),
+        (None, Some(MatchPropertyArg::EmployeeId)) => Some(DirectoryKey::EmployeeId),
+    };
     Ok(Options {
         photos: input.photos.clone(),
-        users: input.users.clone(),
+        users: input.users.clone().unwrap_or_default(),
+        directory,
         matching: MatchOptions {
             match_column: input.match_column.clone(),
             user_column: input.user_column.clone(),
@@ -734,6 +758,24 @@ mod tests {
         assert_eq!((r.users, r.write_latency), (50, Duration::from_secs(1)));
         assert_eq!(
             flag_of(with_env("demo --users 0", &[]).unwrap_err()),
+            "--users"
+        );
+    }
+
+    #[test]
+    fn without_a_csv_upload_matches_the_directory() {
+        let c = match with_env("upload --photos p --match-property employee-id", SIGN_IN).unwrap() {
+            Command::Upload(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(c.opts.directory, Some(DirectoryKey::EmployeeId));
+        let Command::Upload(c) = with_env("upload --photos p", SIGN_IN).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.opts.directory, Some(DirectoryKey::UserPrincipalName));
+        assert_eq!(upload("").unwrap().opts.directory, None);
+        assert_eq!(
+            flag_of(with_env("plan --photos p", &[]).unwrap_err()),
             "--users"
         );
     }

@@ -245,6 +245,25 @@ pub enum UserKey {
 }
 
 impl UserKey {
+    /// The property a CSV-less upload matches photo names against.
+    pub fn of_directory(key: crate::config::DirectoryKey) -> UserKey {
+        match key {
+            crate::config::DirectoryKey::UserPrincipalName => UserKey::Upn,
+            crate::config::DirectoryKey::Mail => UserKey::Mail,
+            crate::config::DirectoryKey::EmployeeId => UserKey::EmployeeId,
+        }
+    }
+
+    /// `user`'s value of this property.
+    pub fn value_of<'a>(self, user: &'a GraphUser) -> Option<&'a str> {
+        match self {
+            UserKey::Upn => user.upn.as_deref(),
+            UserKey::Id => Some(user.id.as_str()),
+            UserKey::Mail => user.mail.as_deref(),
+            UserKey::EmployeeId => user.employee_id.as_deref(),
+        }
+    }
+
     /// Decides from the CSV column's name (`mail`, `employeeId`, `id`, ... ; else UPN).
     pub fn from_column(column: &str) -> UserKey {
         match column
@@ -1092,8 +1111,9 @@ impl PhotoApi for GraphClient {
     }
 
     async fn list_users(&self) -> Result<Vec<GraphUser>, GraphError> {
+        // Every property a look-up selects: `upload` without a CSV matches against these.
         let url = format!(
-            "{}?$select=id,userPrincipalName&$top=999",
+            "{}?$select=id,userPrincipalName,mail,employeeId,accountEnabled,userType&$top=999",
             self.url("v1.0", "users")
         );
         self.get_list(Endpoint::ListUsers, &url).await

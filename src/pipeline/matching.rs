@@ -40,6 +40,9 @@ pub struct UserIndex {
     /// Keys that several rows name different users for: photos with them are ambiguous.
     pub conflicting: HashMap<String, Vec<u64>>,
     by_key: HashMap<String, usize>,
+    /// Built from the tenant's directory: "line" n is the n-th user listed, named here,
+    /// and a user without a photo is nobody's concern.
+    directory: Option<HashMap<u64, String>>,
 }
 
 /// A photo and its user.
@@ -222,6 +225,31 @@ impl UserIndex {
     }
 
     /// Pairs photos with users. A user with two photos gets neither (both ambiguous).
+    /// An index of the tenant's own users: `(value of the matched property, UPN)` in
+    /// directory order. Two users holding one value make photos with it ambiguous.
+    pub fn from_directory(users: impl IntoIterator<Item = (String, String)>) -> UserIndex {
+        let mut index = UserIndex {
+            directory: Some(HashMap::new()),
+            ..UserIndex::default()
+        };
+        for (n, (key, upn)) in users.into_iter().enumerate() {
+            let line = n as u64 + 1;
+            if let Some(names) = index.directory.as_mut() {
+                names.insert(line, upn.clone());
+            }
+            if !key.trim().is_empty() {
+                index.add(UserRow {
+                    line,
+                    key,
+                    user: upn,
+                });
+            }
+        }
+        // A directory is not a list of wanted users: its repeats are not row problems.
+        index.issues.clear();
+        index
+    }
+
     pub fn match_photos(&self, photos: Vec<PhotoFile>) -> MatchPlan {
         let mut plan = MatchPlan::default();
         // Grouped by the user they go to, not by CSV row: two keys (say, two employee
@@ -230,14 +258,30 @@ impl UserIndex {
         for photo in photos {
             let norm = normalise(&photo.stem);
             if let Some(lines) = self.conflicting.get(&norm) {
-                let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+                let reason = match &self.directory {
+                    Some(names) => {
+                        let who: Vec<&str> = lines
+                            .iter()
+                            .filter_map(|l| names.get(l).map(String::as_str))
+                            .collect();
+                        format!(
+                            "{} users in the tenant match its name ({}); nothing was sent to either",
+                            who.len(),
+                            who.join(", ")
+                        )
+                    }
+                    None => {
+                        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+                        format!(
+                            "its name matches CSV lines {} which name different users",
+                            lines.join(", ")
+                        )
+                    }
+                };
                 plan.ambiguous.push(AmbiguousPhoto {
                     file: photo,
                     user: None,
-                    reason: format!(
-                        "its name matches CSV lines {} which name different users",
-                        lines.join(", ")
-                    ),
+                    reason,
                 });
                 continue;
             }
@@ -278,13 +322,15 @@ impl UserIndex {
                 }
             }
         }
-        plan.no_photo = self
-            .users
-            .iter()
-            .zip(has_photo)
-            .filter(|(_, has)| !has)
-            .map(|(u, _)| u.clone())
-            .collect();
+        if self.directory.is_none() {
+            plan.no_photo = self
+                .users
+                .iter()
+                .zip(has_photo)
+                .filter(|(_, has)| !has)
+                .map(|(u, _)| u.clone())
+                .collect();
+        }
         plan
     }
 }

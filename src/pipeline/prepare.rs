@@ -20,7 +20,11 @@ pub struct Prepared {
 /// Reads the CSV, walks the photos folder and matches them. Errors here are
 /// configuration errors: nothing has been done yet.
 pub fn prepare(opts: &Options) -> Result<Prepared, ConfigError> {
-    let index = UserIndex::load(&opts.users, &opts.matching)?;
+    prepare_with(opts, UserIndex::load(&opts.users, &opts.matching)?)
+}
+
+/// [`prepare`] with the users already indexed (from the CSV, or the tenant's directory).
+pub fn prepare_with(opts: &Options, index: UserIndex) -> Result<Prepared, ConfigError> {
     let found = discover::discover(&opts.photos, opts.out.as_deref())?;
     let reports = [
         ("--report", opts.report.as_deref()),
@@ -68,10 +72,17 @@ pub fn prepare(opts: &Options) -> Result<Prepared, ConfigError> {
         no_photo,
     } = index.match_photos(found.photos);
     for photo in no_user {
-        let detail = format!(
-            "no CSV row has {} = {:?}",
-            opts.matching.match_column, photo.stem
-        );
+        let detail = match opts.directory {
+            Some(key) => format!(
+                "no user in the tenant has {} {:?}",
+                crate::graph::UserKey::of_directory(key).property(),
+                photo.stem
+            ),
+            None => format!(
+                "no CSV row has {} = {:?}",
+                opts.matching.match_column, photo.stem
+            ),
+        };
         rows.push(Row {
             status: Some(Status::NoUser),
             detail,

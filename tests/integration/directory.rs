@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::util::{Emulator, photo_batch, read_csv_report, tempdir, upload_cmd};
+use crate::util::{Cmd, Emulator, SECRET, photo_batch, read_csv_report, tempdir, upload_cmd};
 
 fn writes_for(emu: &Emulator) -> serde_json::Value {
     emu.admin_json("/_emulator/stats")
@@ -129,4 +129,89 @@ fn a_look_up_that_keeps_failing_leaves_its_users_pending_with_a_report() {
         assert_eq!(r["status"], "pending", "{r:?}");
         assert!(r["detail"].contains("run the same command again"), "{r:?}");
     }
+}
+
+/// `upload` with the Graph flags and no `--users`: the photo names are matched against
+/// the tenant's directory.
+fn upload_without_csv(emu: &Emulator, photos: &std::path::Path, report: &std::path::Path) -> Cmd {
+    Cmd::new(&[
+        "upload",
+        "--tenant",
+        "contoso",
+        "--client-id",
+        "app",
+        "--no-backup",
+    ])
+    .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
+    .arg("--photos")
+    .arg(photos)
+    .arg("--report")
+    .arg(report)
+    .env("AZURE_CLIENT_SECRET", SECRET)
+}
+
+#[test]
+fn without_a_csv_photo_names_are_matched_against_the_directory() {
+    let dir = tempdir();
+    let (photos, _, tenant) = photo_batch(dir.path(), 6, &[]);
+    // A leaver's account still holds 5002: that photo must go to neither.
+    let mut users = std::fs::read_to_string(&tenant).unwrap();
+    users.push_str("00000000-0000-4000-9000-999999999999,leaver@contoso.test,5002\n");
+    std::fs::write(&tenant, users).unwrap();
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap()]);
+    let report = dir.path().join("r.csv");
+    let run = upload_without_csv(&emu, &photos, &report)
+        .args_str(&["--match-property", "employeeId"])
+        .run()
+        .expect_code(1);
+    let rows = read_csv_report(&report);
+    let status = |s: &str| rows.iter().filter(|r| r["status"] == s).count();
+    assert_eq!(
+        (status("uploaded"), status("ambiguous")),
+        (5, 1),
+        "{}",
+        run.stdout()
+    );
+    let amb = rows.iter().find(|r| r["status"] == "ambiguous").unwrap();
+    assert!(
+        amb["detail"].contains("leaver@contoso.test") && amb["detail"].contains("u2@contoso.test"),
+        "{amb:?}"
+    );
+    assert_eq!(rows.len(), 6, "no rows for tenant users without a photo");
+    let stats = emu.admin_json("/_emulator/stats");
+    assert_eq!(stats["lookups"], 0, "one listing, no look-ups: {stats}");
+    assert_eq!(stats["photo_writes"], 5);
+
+    // By UPN (the default), as the file names are written: any case.
+    let by_upn = dir.path().join("by-upn");
+    std::fs::create_dir(&by_upn).unwrap();
+    std::fs::copy(photos.join("5000.jpg"), by_upn.join("u0@contoso.test.jpg")).unwrap();
+    std::fs::copy(photos.join("5001.jpg"), by_upn.join("U1@Contoso.Test.jpg")).unwrap();
+    std::fs::copy(
+        photos.join("5003.jpg"),
+        by_upn.join("nobody@contoso.test.jpg"),
+    )
+    .unwrap();
+    let report = dir.path().join("upn.csv");
+    upload_without_csv(&emu, &by_upn, &report)
+        .args_str(&["--state", dir.path().join("upn.db").to_str().unwrap()])
+        .run()
+        .expect_code(0);
+    let rows = read_csv_report(&report);
+    let uploaded: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["status"] == "uploaded")
+        .map(|r| r["user"].as_str())
+        .collect();
+    assert_eq!(uploaded.len(), 2, "{rows:?}");
+    let nobody = rows.iter().find(|r| r["status"] == "no-user").unwrap();
+    assert!(
+        nobody["detail"].contains("no user in the tenant has userPrincipalName"),
+        "{nobody:?}"
+    );
+    // plan and process cannot sign in: they say the CSV is needed.
+    Cmd::new(&["plan", "--photos"])
+        .arg(&by_upn)
+        .run()
+        .expect_code(2);
 }

@@ -3,6 +3,7 @@
 //! once, then [`send`] the photos (made on rayon, written on tokio) and record each
 //! outcome; a Ctrl-C stops it cleanly.
 
+mod directory;
 mod resolve;
 mod send;
 mod skip;
@@ -60,11 +61,10 @@ pub async fn run(
     client: Arc<GraphClient>,
     out: &Output,
 ) -> Result<Uploaded, UploadError> {
-    let Prepared {
-        matched,
-        rows: prepared,
-        ..
-    } = prepare::prepare(opts)?;
+    let csv = match opts.directory {
+        None => Some(prepare::prepare(opts)?),
+        Some(_) => None,
+    };
     // Opened before any network work: a state file in use by another run stops this one.
     let db = match &upload.state {
         Some(path) if upload.dry_run => StateDb::open_read_only(path)?,
@@ -76,6 +76,21 @@ pub async fn run(
         .await
         .map_err(|e| PreflightError::SignIn(e.detail()))?;
     client.preflight(&needs(upload)).await?;
+    let (
+        Prepared {
+            matched,
+            rows: prepared,
+            ..
+        },
+        known,
+    ) = match (csv, opts.directory) {
+        (Some(p), _) => (p, None),
+        (None, None) => (prepare::prepare(opts)?, None),
+        (None, Some(key)) => {
+            let (p, known) = directory::prepare(opts, &client, key, out).await?;
+            (p, Some(known))
+        }
+    };
 
     let scope = client.scope();
     let settings_hash = state::settings_hash(&opts.image);
@@ -119,8 +134,12 @@ pub async fn run(
         grace: upload.grace,
     };
     let todo = send::Todo {
-        key: UserKey::from_column(&opts.matching.user_column),
+        key: match known {
+            Some(_) => UserKey::Upn,
+            None => UserKey::from_column(&opts.matching.user_column),
+        },
         users: todo,
+        known,
     };
     let sent = send::all(sending, todo, pool, out).await;
     let backup_dir = sent.as_ref().ok().and_then(|s| s.backup_dir.clone());
@@ -224,7 +243,7 @@ fn begin_run(
         "upload",
         scope,
         Some(&opts.photos),
-        Some(&opts.users),
+        opts.directory.is_none().then_some(opts.users.as_path()),
         Some(&state::settings_text(&opts.image)),
         &items,
     )?;

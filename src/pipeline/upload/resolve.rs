@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::graph::{GraphClient, Lookup, PhotoApi, UserKey};
+use crate::graph::{GraphClient, Lookup, PhotoApi, Resolved, UserKey};
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows;
 use crate::report::Row;
@@ -33,6 +33,8 @@ const MAX_BATCH: usize = 480;
 pub(super) struct Lookups {
     pub client: Arc<GraphClient>,
     pub key: UserKey,
+    /// Users known from a directory listing: no look-up requests are sent.
+    pub known: Option<Resolved>,
     pub recorder: Option<Arc<Recorder>>,
     /// Told of every user that will not be processed.
     pub processing: indicatif::ProgressBar,
@@ -56,7 +58,14 @@ pub(super) async fn stream(
         let take: Vec<_> = todo.split_off(todo.len().saturating_sub(batch));
         batch = (batch * 2).min(MAX_BATCH);
         let values: Vec<String> = take.iter().map(|(m, _)| m.user.user.clone()).collect();
-        let known = l.client.resolve_users(l.key, &values).await;
+        let fetched;
+        let known = match &l.known {
+            Some(known) => known,
+            None => {
+                fetched = l.client.resolve_users(l.key, &values).await;
+                &fetched
+            }
+        };
         for (m, source) in take.into_iter().rev() {
             let user_key = m.user.user.to_lowercase();
             match known.get(&user_key) {

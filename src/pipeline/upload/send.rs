@@ -98,6 +98,8 @@ impl BackupSlot {
 pub(super) struct Todo {
     pub key: UserKey,
     pub users: Vec<(MatchedPhoto, Option<SourceId>)>,
+    /// The users already known from the directory listing (no look-ups then).
+    pub known: Option<crate::graph::Resolved>,
 }
 
 /// What the stage did: the rows of the users sent (or made and refused), and of those
@@ -139,6 +141,7 @@ pub(super) async fn all(
     let lookups = resolve::Lookups {
         client: Arc::clone(&send.client),
         key: todo.key,
+        known: todo.known,
         recorder: send.recorder.clone(),
         processing: processing.clone(),
         uploading: uploading.clone(),
