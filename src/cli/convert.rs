@@ -474,6 +474,7 @@ pub(crate) fn emulator_config(
         photo_faults,
         next_link: args.next_link,
         token_redirect: args.token_redirect.clone(),
+        keep_photos: true,
         seed: args.seed,
     })
 }

@@ -34,6 +34,7 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
         fail_rate: 0.01,
         stall_rate: 0.001,
         stall: Duration::from_secs(5),
+        keep_photos: false,
         ..EmulatorConfig::default()
     })
     .map_err(RunError::failed)?;
@@ -89,7 +90,7 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
         stats.violations
     ));
     out.result(&format!(
-        "figures: peak memory {}; state database {:.1} MB; report.csv {:.1} MB; contact sheet {:.1} MB in {} file(s), the largest {:.1} MB",
+        "figures: peak memory {} (the uploader, and the emulator in the same process keeping no photos); state database {:.1} MB; report.csv {:.1} MB; contact sheet {:.1} MB in {} file(s), the largest {:.1} MB",
         peak_memory().map_or("unknown on this system".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0)),
         mb(size_of(&state)),
         mb(size_of(&dir.join("report.csv"))),

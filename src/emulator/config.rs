@@ -70,6 +70,9 @@ pub struct EmulatorConfig {
     /// The token endpoint answers `307` to this URL (`foreign` = the emulator's second
     /// listener, which counts what it is sent).
     pub token_redirect: Option<String>,
+    /// Keep the bytes of every photo written (to serve them back). A large rehearsal in
+    /// the same process turns it off, so the memory it measures is the uploader's.
+    pub keep_photos: bool,
     pub seed: u64,
 }
 
@@ -99,6 +102,7 @@ impl Default for EmulatorConfig {
             photo_faults: Vec::new(),
             next_link: NextLinkMode::Normal,
             token_redirect: None,
+            keep_photos: true,
             seed: 42,
         }
     }

@@ -271,7 +271,9 @@ impl Emu {
         }
         let now = Instant::now();
         let mut g = self.lock();
-        g.photos.insert(i, (body.to_vec(), ctype.to_string()));
+        if self.config.keep_photos {
+            g.photos.insert(i, (body.to_vec(), ctype.to_string()));
+        }
         *g.writes.entry(i).or_insert(0) += 1;
         g.stats.photo_writes += 1;
         g.first_write.get_or_insert(now);

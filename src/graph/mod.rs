@@ -255,7 +255,7 @@ impl UserKey {
     }
 
     /// `user`'s value of this property.
-    pub fn value_of<'a>(self, user: &'a GraphUser) -> Option<&'a str> {
+    pub fn value_of(self, user: &GraphUser) -> Option<&str> {
         match self {
             UserKey::Upn => user.upn.as_deref(),
             UserKey::Id => Some(user.id.as_str()),
