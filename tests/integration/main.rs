@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod crop;
 mod directory;
+mod doctor;
 mod emulator;
 mod face_pipeline;
 mod graph_safety;

@@ -3,6 +3,7 @@
 //! once, then [`send`] the photos (made on rayon, written on tokio) and record each
 //! outcome; a Ctrl-C stops it cleanly.
 
+mod breaker;
 mod resolve;
 mod send;
 mod skip;
@@ -50,6 +51,8 @@ impl UploadError {
 pub struct Uploaded {
     pub report: Report,
     pub backup_dir: Option<PathBuf>,
+    /// What stopped the run early (the circuit breaker): the admin's to fix (exit 2).
+    pub stopped: Option<String>,
 }
 
 /// Runs discover -> match -> skip -> resolve -> process | upload and returns the report.
@@ -65,7 +68,7 @@ pub async fn run(
         ..
     } = prepare::prepare(opts)?;
     // Opened before any network work: a state file in use by another run stops this one.
-    let db = match &upload.state {
+    let mut db = match &upload.state {
         Some(path) if upload.dry_run => StateDb::open_read_only(path)?,
         Some(path) => Some(StateDb::open(path)?),
         None => None,
@@ -77,10 +80,20 @@ pub async fn run(
     client.preflight(&needs(upload)).await?;
 
     let scope = client.scope();
+    let legacy = client.legacy_scope();
+    // A dry run reads the file as it is; a writer moves the old history over first.
+    let scopes: Vec<&str> = if upload.dry_run {
+        vec![&scope, &legacy]
+    } else {
+        if let Some(db) = db.as_mut() {
+            db.adopt_scope(&legacy, &scope)?;
+        }
+        vec![&scope]
+    };
     let settings_hash = state::settings_hash(&opts.image);
     let pool = prepare::thread_pool(opts.jobs);
     let landed = match (&db, upload.force) {
-        (Some(db), false) => db.landed(&scope)?,
+        (Some(db), false) => db.landed(&scopes)?,
         _ => HashMap::new(),
     };
     let checking = out.spinner("comparing photos with the state database");
@@ -109,6 +122,7 @@ pub async fn run(
         Some(db) if !upload.dry_run => Some(Arc::new(begin_run(db, opts, &scope, &start)?)),
         _ => None,
     };
+    let breaker = Arc::new(breaker::Breaker::new(breaker::DEFAULT_LIMIT));
     let sending = send::Sending {
         client: Arc::clone(&client),
         dry_run: upload.dry_run,
@@ -118,18 +132,26 @@ pub async fn run(
         image: opts.image.clone(),
         thumbs: opts.html.is_some(),
         grace: upload.grace,
+        breaker: Arc::clone(&breaker),
     };
     let sent = send::all(sending, work, pool, out)
         .await
         .map_err(|e| UploadError::Failed(e.to_string()))?;
     let interrupted = Stop::global().requested();
+    let stopped = breaker.tripped().map(|t| t.message());
     let report = assemble(rows, sent, skipped, prepared, interrupted);
     if let Some(rec) = recorder {
-        finish_run(rec, interrupted, out)?;
+        let end = match (interrupted, stopped.is_some()) {
+            (true, _) => RunEnd::Interrupted,
+            (false, true) => RunEnd::Stopped,
+            (false, false) => RunEnd::Finished,
+        };
+        finish_run(rec, end, out)?;
     }
     Ok(Uploaded {
         report,
         backup_dir: backup.map(|b| b.path().to_path_buf()),
+        stopped,
     })
 }
 
@@ -222,12 +244,7 @@ fn begin_run(
     Ok(db.recorder(run_id, scope))
 }
 
-fn finish_run(rec: Arc<Recorder>, interrupted: bool, out: &Output) -> Result<(), UploadError> {
-    let end = if interrupted {
-        RunEnd::Interrupted
-    } else {
-        RunEnd::Finished
-    };
+fn finish_run(rec: Arc<Recorder>, end: RunEnd, out: &Output) -> Result<(), UploadError> {
     let rec = Arc::try_unwrap(rec).map_err(|_| {
         UploadError::Failed("state recorder still in use at the end of the run".into())
     })?;
