@@ -292,6 +292,18 @@ pub struct LockStatusConfig {
     pub graph: GraphOptions,
 }
 
+/// `doctor`.
+#[derive(Debug, Clone)]
+pub struct DoctorConfig {
+    /// The `--cloud` named (the Graph and login URLs are in `graph`).
+    pub cloud: crate::graph::Cloud,
+    pub canary: Option<String>,
+    /// A photo to upload to the canary, processed with the default image options.
+    pub canary_write: Option<PathBuf>,
+    pub json: bool,
+    pub graph: GraphOptions,
+}
+
 /// `status`.
 #[derive(Debug, Clone)]
 pub struct StatusConfig {
@@ -316,4 +328,5 @@ pub enum Command {
     Remove(Box<RemoveConfig>),
     Restore(Box<RestoreConfig>),
     Status(StatusConfig),
+    Doctor(Box<DoctorConfig>),
 }

@@ -49,6 +49,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// What the state database says of the last runs: done, failed, pending.
     Status(StatusArgs),
+    /// Check the sign-in, permissions, clock and photo settings before a real run;
+    /// optionally one canary user (and one real upload to them).
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -216,6 +219,10 @@ pub struct EmulatorArgs {
     /// entity-not-found, on-premises, on-premises-404, no-mailbox, authentication-error, junk.
     #[arg(long, value_name = "USER=KIND")]
     pub photo_error: Vec<crate::emulator::UserFault>,
+    /// Every photo write answers 403 Authorization_RequestDenied, whatever the roles
+    /// (GET /_emulator/allow-photo-writes lifts it).
+    #[arg(long)]
+    pub deny_photo_writes: bool,
     /// GET photo/$value for this user answers 200 with an HTML page (repeatable).
     #[arg(long, value_name = "USER")]
     pub junk_photo: Vec<String>,
@@ -421,6 +428,23 @@ pub struct UnlockArgs {
     /// Change the settings even when the tenant's photo source is onPremises.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A user to check: look them up and read their photo's metadata (UPN, object id or
+    /// employeeId).
+    #[arg(long, value_name = "USER")]
+    pub canary: Option<String>,
+    /// With --canary: make this photo as upload would and put it on the canary user, then
+    /// read it back (changes that user's photo).
+    #[arg(long, value_name = "FILE", requires = "canary")]
+    pub canary_write: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
 }

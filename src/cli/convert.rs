@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::args::*;
 use crate::config::{
     BackupConfig, BackupPlan, Command, ConfigError, CropMode, DemoConfig, DirectoryKey,
-    ImageOptions, LockConfig, LockStatusConfig, MatchOptions, Options, OwaScript, RemoveConfig,
-    RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
+    DoctorConfig, ImageOptions, LockConfig, LockStatusConfig, MatchOptions, Options, OwaScript,
+    RemoveConfig, RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
 };
 use crate::emulator::{EmulatorConfig, EmulatorUser, PhotoFault, RetryAfterHeader};
 use crate::graph::{Cloud, Credential, GraphOptions, Secret};
@@ -73,6 +73,7 @@ pub(crate) fn command(args: &super::args::Command, env: Env) -> Result<Command, 
             graph: graph_options(&a.graph, env)?,
         })),
         A::Status(a) => Command::Status(status_config(a)?),
+        A::Doctor(a) => Command::Doctor(Box::new(doctor_config(a, env)?)),
     })
 }
 
@@ -84,6 +85,38 @@ fn with_csv(opts: Options) -> Result<Options, ConfigError> {
             "plan and process need the staff CSV (only upload can match photo names against the directory)",
         )),
         None => Ok(opts),
+    }
+}
+
+/// `doctor`: the Graph options, a canary user and the photo for its test upload.
+fn doctor_config(a: &super::args::DoctorArgs, env: Env) -> Result<DoctorConfig, ConfigError> {
+    let canary = match a.canary.as_deref().map(str::trim) {
+        Some("") => return Err(invalid("--canary", "names no user")),
+        other => other.map(str::to_string),
+    };
+    if let Some(file) = &a.canary_write
+        && !file.is_file()
+    {
+        return Err(invalid(
+            "--canary-write",
+            format!("{}: not a readable file", file.display()),
+        ));
+    }
+    Ok(DoctorConfig {
+        cloud: cloud_of(a.graph.cloud),
+        canary,
+        canary_write: a.canary_write.clone(),
+        json: a.json,
+        graph: graph_options(&a.graph, env)?,
+    })
+}
+
+fn cloud_of(arg: CloudArg) -> Cloud {
+    match arg {
+        CloudArg::Global => Cloud::Global,
+        CloudArg::Usgov => Cloud::UsGov,
+        CloudArg::UsgovDod => Cloud::UsGovDod,
+        CloudArg::China => Cloud::China,
     }
 }
 
@@ -125,12 +158,7 @@ pub(crate) fn graph_options(args: &GraphArgs, env: Env) -> Result<GraphOptions, 
             )
         })?;
     let credential = credential(args, env)?;
-    let cloud = match args.cloud {
-        CloudArg::Global => Cloud::Global,
-        CloudArg::Usgov => Cloud::UsGov,
-        CloudArg::UsgovDod => Cloud::UsGovDod,
-        CloudArg::China => Cloud::China,
-    };
+    let cloud = cloud_of(args.cloud);
     let (graph, login) = cloud.hosts();
     if args.concurrency == 0 || args.concurrency > 256 {
         return Err(invalid("--concurrency", "must be 1-256"));
@@ -472,6 +500,7 @@ pub(crate) fn emulator_config(
         settings_wrapped: args.settings_wrapped,
         delete_no_content: args.delete_status == 204,
         photo_faults,
+        deny_photo_writes: args.deny_photo_writes,
         next_link: args.next_link,
         token_redirect: args.token_redirect.clone(),
         keep_photos: true,
@@ -649,6 +678,46 @@ mod tests {
         assert!(matches!(c.graph.credential, Credential::Certificate { .. }));
         // A blank variable is no value at all (process_env filters them).
         assert_eq!(process_env("M365_PHOTOS_SURELY_UNSET_VARIABLE"), None);
+    }
+
+    #[test]
+    fn doctor_flags() {
+        let base = "doctor --tenant t --client-id a --cloud usgov";
+        let secret = [("AZURE_CLIENT_SECRET", "x")];
+        let Command::Doctor(c) = with_env(base, &secret).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.cloud, Cloud::UsGov);
+        assert_eq!(c.graph.graph_url, "https://graph.microsoft.us");
+        assert!(c.canary.is_none() && c.canary_write.is_none() && !c.json);
+        let line = format!("{base} --canary u@x.test --json");
+        let Command::Doctor(c) = with_env(&line, &secret).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.canary.as_deref(), Some("u@x.test"));
+        assert!(c.json);
+        let blank = with_env(&format!("{base} --canary= "), &secret);
+        assert_eq!(flag_of(blank.unwrap_err()), "--canary");
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!(
+            "{base} --canary u --canary-write {}",
+            dir.path().join("no.jpg").display()
+        );
+        assert_eq!(
+            flag_of(with_env(&missing, &secret).unwrap_err()),
+            "--canary-write"
+        );
+        let photo = dir.path().join("p.jpg");
+        std::fs::write(&photo, b"x").unwrap();
+        let line = format!("{base} --canary u --canary-write {}", photo.display());
+        let Command::Doctor(c) = with_env(&line, &secret).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.canary_write.as_deref(), Some(photo.as_path()));
+        assert_eq!(
+            flag_of(with_env("doctor --client-id a", &secret).unwrap_err()),
+            "--tenant"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod backup;
 mod demo;
+mod doctor;
 mod finish;
 mod lock;
 mod plan;
@@ -88,6 +89,7 @@ pub fn run(command: &Command, out: &Output) -> Result<i32, RunError> {
         }
         Command::Lock(c) => return lock::run_lock(c, out),
         Command::LockStatus(c) => return lock::run_status(c, out),
+        Command::Doctor(c) => return doctor::run(c, out),
     };
     finish::finish(done, &exports, out)
 }

@@ -12,7 +12,6 @@ use crate::tenant::backup::{BackupDir, timestamped_name};
 use crate::tenant::{run, users};
 
 pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
-    let scope = c.graph.scope();
     let db = session::open_state(c.state.as_deref(), c.dry_run)?;
     let rt = session::runtime()?;
     let needs: &[claims::Need] = if c.dry_run {
@@ -21,6 +20,7 @@ pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
         &[claims::LOOK_UP, claims::READ_PHOTOS, claims::WRITE_PHOTOS]
     };
     let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let scopes = (tenant.scope(), tenant.legacy_scope());
     let (targets, mut rows) =
         rt.block_on(users::from_csv(tenant.as_ref(), &c.users, &c.user_column))?;
     let dir = if c.dry_run || targets.is_empty() {
@@ -39,7 +39,7 @@ pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
         "remove"
     });
     report.rows = rows;
-    session::record_state(db, "remove", &scope, &report, c.dry_run, out);
+    session::record_state(db, "remove", &scopes, &report, c.dry_run, out);
     let mut done = Done::new(report);
     if let Some(dir) = &dir {
         done.before.push(format!(

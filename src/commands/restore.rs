@@ -11,7 +11,6 @@ use crate::tenant::{backup, run};
 
 pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
     let entries = backup::read_manifest(&c.from)?;
-    let scope = c.graph.scope();
     let db = session::open_state(c.state.as_deref(), c.dry_run)?;
     let rt = session::runtime()?;
     let needs: &[claims::Need] = if c.dry_run {
@@ -20,6 +19,7 @@ pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
         &[claims::WRITE_PHOTOS]
     };
     let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let scopes = (tenant.scope(), tenant.legacy_scope());
     let rows = rt.block_on(run::restore_all(tenant, &c.from, entries, c.dry_run));
     let mut report = Report::new(if c.dry_run {
         "restore (dry run)"
@@ -27,6 +27,6 @@ pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
         "restore"
     });
     report.rows = rows;
-    session::record_state(db, "restore", &scope, &report, c.dry_run, out);
+    session::record_state(db, "restore", &scopes, &report, c.dry_run, out);
     Ok(Done::new(report))
 }

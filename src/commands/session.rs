@@ -47,7 +47,7 @@ pub(crate) fn open_state(
 pub(crate) fn record_state(
     db: Option<crate::state::StateDb>,
     command: &str,
-    scope: &str,
+    (scope, legacy): &(String, String),
     report: &crate::report::Report,
     dry_run: bool,
     out: &crate::output::Output,
@@ -55,9 +55,15 @@ pub(crate) fn record_state(
     use crate::report::Status;
     let changed = [Status::Removed, Status::Restored];
     match db {
-        Some(db) => {
+        Some(mut db) => {
             let path = db.path().to_path_buf();
-            if let Err(e) = db.record_run(command, scope, &report.rows, &changed) {
+            // The users an older release recorded under the `--tenant` text must be
+            // forgotten too.
+            let recorded = db
+                .adopt_scope(legacy, scope)
+                .map_err(|e| e.to_string())
+                .and_then(|_| db.record_run(command, scope, &report.rows, &changed));
+            if let Err(e) = recorded {
                 out.error(&format!("state database {}: {e}", path.display()));
             }
         }

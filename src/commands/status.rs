@@ -135,6 +135,7 @@ fn state_words(run: &RunInfo, in_use_now: bool) -> String {
         "running" if in_use_now => "running now".into(),
         "running" => "stopped without finishing (killed or crashed)".into(),
         "interrupted" => "interrupted (Ctrl-C)".into(),
+        "stopped" => "stopped early: every photo write failed the same way".into(),
         other => match &run.finished_at {
             Some(at) => format!("{other} {at}"),
             None => other.to_string(),
@@ -173,6 +174,7 @@ fn row_of(item: &ItemInfo) -> Row {
         detail: item.detail.clone(),
         http_status: item.http_status,
         graph_code: item.graph_code.clone(),
+        request_id: item.request_id.clone(),
         ..Row::default()
     }
 }

@@ -15,6 +15,7 @@ pub(crate) fn run(c: &UploadConfig, out: &Output) -> Result<Done, RunError> {
     let Uploaded {
         mut report,
         backup_dir,
+        stopped,
     } = runtime.block_on(upload::run(&c.opts, &c.upload, Arc::clone(&client), out))?;
     // After the upload phase, only when it went cleanly, with the same client (and token).
     let lock_code = match &c.upload.lock {
@@ -27,6 +28,12 @@ pub(crate) fn run(c: &UploadConfig, out: &Output) -> Result<Done, RunError> {
     let mut done = Done::new(report);
     done.after = after;
     done.code = lock_code;
+    // The breaker's stop is the admin's to fix, like a failed preflight (exit 2).
+    if let Some(why) = stopped {
+        out.error(&why);
+        done.after.push(why);
+        done.code = exit::USAGE;
+    }
     if let Some(dir) = backup_dir {
         done.after.push(format!(
             "previous photos backed up to {} (undo with `m365-photos restore --from {}`)",

@@ -66,6 +66,11 @@ pub struct EmulatorConfig {
     pub delete_no_content: bool,
     /// Per-user photo errors (user = UPN or id), on top of the CSV's `photoError` column.
     pub photo_faults: Vec<(String, PhotoFault)>,
+    /// Every photo write (PUT, PATCH, DELETE) answers 403 `Authorization_RequestDenied`
+    /// whatever the token's roles say, as real Graph does when the permission was
+    /// removed or never applied to the photo service; `/_emulator/allow-photo-writes`
+    /// lifts it (the admin "fixed" it).
+    pub deny_photo_writes: bool,
     pub next_link: NextLinkMode,
     /// The token endpoint answers `307` to this URL (`foreign` = the emulator's second
     /// listener, which counts what it is sent).
@@ -100,6 +105,7 @@ impl Default for EmulatorConfig {
             settings_wrapped: SettingsWrap::Plain,
             delete_no_content: false,
             photo_faults: Vec::new(),
+            deny_photo_writes: false,
             next_link: NextLinkMode::Normal,
             token_redirect: None,
             keep_photos: true,

@@ -229,10 +229,19 @@ impl Emu {
         }
         let g = self.lock();
         match (g.photos.get(&i), op) {
-            (Some((_, ctype)), PhotoOp::Meta) => Json(serde_json::json!({
-                "@odata.mediaContentType": ctype, "id": "default", "height": 648, "width": 648
-            }))
-            .into_response(),
+            (Some((bytes, ctype)), PhotoOp::Meta) => {
+                // The size of what was stored, so that a read-back can be checked.
+                let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+                    .with_guessed_format()
+                    .ok()
+                    .and_then(|r| r.into_dimensions().ok())
+                    .unwrap_or((648, 648));
+                Json(serde_json::json!({
+                    "@odata.mediaContentType": ctype, "id": "default",
+                    "height": height, "width": width
+                }))
+                .into_response()
+            }
             (Some((bytes, ctype)), _) => {
                 ([(header::CONTENT_TYPE, ctype.clone())], bytes.clone()).into_response()
             }

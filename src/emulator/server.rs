@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -100,6 +100,8 @@ pub struct Emu {
     pub(super) token_key: [u8; 32],
     inner: Mutex<Inner>,
     in_flight: AtomicUsize,
+    /// `--deny-photo-writes`, until `/_emulator/allow-photo-writes`.
+    deny_writes: AtomicBool,
 }
 
 struct InFlight<'a>(&'a AtomicUsize);
@@ -174,6 +176,7 @@ impl Emu {
             last_write: None,
             settings,
         };
+        let deny = config.deny_photo_writes;
         Ok(Emu {
             token_key: rand::rng().random(),
             config,
@@ -182,6 +185,7 @@ impl Emu {
             foreign_counts,
             inner: Mutex::new(inner),
             in_flight: AtomicUsize::new(0),
+            deny_writes: AtomicBool::new(deny),
         })
     }
 
@@ -206,6 +210,10 @@ impl Emu {
     pub fn admin(&self, rest: &str) -> Response {
         if rest == "stats" {
             return Json(self.stats()).into_response();
+        }
+        if rest == "allow-photo-writes" {
+            self.deny_writes.store(false, Ordering::SeqCst);
+            return Json(serde_json::json!({"deny_photo_writes": false})).into_response();
         }
         let g = self.lock();
         if rest == "users" {
@@ -281,6 +289,13 @@ impl Emu {
                 {
                     self.lock().stats.forbidden += 1;
                     r
+                } else if self.denies_write(method, &parts) {
+                    self.lock().stats.forbidden += 1;
+                    super::replies::graph_error(
+                        StatusCode::FORBIDDEN,
+                        "Authorization_RequestDenied",
+                        "Insufficient privileges to complete the operation.",
+                    )
                 } else {
                     self.route(version, method, &parts, query, headers, body)
                         .await
@@ -294,5 +309,12 @@ impl Emu {
             .or_insert(0) += 1;
         drop(g);
         response
+    }
+
+    /// A photo write refused by `--deny-photo-writes`.
+    fn denies_write(&self, method: &Method, parts: &[&str]) -> bool {
+        self.deny_writes.load(Ordering::SeqCst)
+            && matches!(method.as_str(), "PUT" | "PATCH" | "DELETE")
+            && matches!(parts, ["users", _, "photo", "$value"])
     }
 }

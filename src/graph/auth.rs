@@ -332,6 +332,8 @@ pub struct TokenProvider {
     cached: Mutex<Option<(Secret, Instant)>>,
     /// The assertion form that last worked (certificate sign-in only).
     form: std::sync::Mutex<Option<AssertionForm>>,
+    /// Local clock minus the token endpoint's `Date`, in seconds, from its last answer.
+    skew: std::sync::Mutex<Option<i64>>,
     stop: Stop,
 }
 
@@ -371,6 +373,7 @@ impl TokenProvider {
             signer,
             cached: Mutex::new(None),
             form: std::sync::Mutex::new(None),
+            skew: std::sync::Mutex::new(None),
             stop,
         })
     }
@@ -395,6 +398,31 @@ impl TokenProvider {
     /// Forgets the cached token (after Graph said it is no longer valid).
     pub async fn invalidate(&self) {
         *self.cached.lock().await = None;
+    }
+
+    /// How far the local clock is ahead of the token endpoint's (negative: behind), in
+    /// whole seconds, from the `Date` of its last answer. Certificate assertions outside
+    /// Entra's time window fail with AADSTS700024.
+    pub fn clock_skew(&self) -> Option<i64> {
+        self.skew.lock().ok().and_then(|s| *s)
+    }
+
+    fn note_date(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(server) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        let secs = match now.duration_since(server) {
+            Ok(ahead) => ahead.as_secs() as i64,
+            Err(behind) => -(behind.duration().as_secs() as i64),
+        };
+        if let Ok(mut s) = self.skew.lock() {
+            *s = Some(secs);
+        }
     }
 
     /// Which assertion form worked last (`None` for a client secret).
@@ -482,6 +510,7 @@ impl TokenProvider {
                 }
             };
             let status = resp.status();
+            self.note_date(resp.headers());
             let retry_after = resp
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)

@@ -450,6 +450,8 @@ struct Inner {
     /// Scheme, host and port of `graph_url`: the only place the token goes.
     origin: reqwest::Url,
     stop: Stop,
+    /// The tenant id from the token (`tid`), once the preflight has read it.
+    tid: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -608,14 +610,54 @@ impl GraphClient {
                 opts,
                 origin,
                 stop,
+                tid: std::sync::OnceLock::new(),
             }),
         })
     }
 
     /// Which tenant and Graph this client talks to: the state database keeps each
     /// scope's uploads apart, so a rehearsal on the emulator never skips a real upload.
+    /// After the preflight the tenant is the token's `tid`, so `--tenant contoso.com`
+    /// and `--tenant <its GUID>` share one history; before it (or with a token that
+    /// is not a JWT), the `--tenant` text.
     pub fn scope(&self) -> String {
+        match self.inner.tid.get() {
+            Some(tid) => format!(
+                "{} @ {}",
+                tid.to_lowercase(),
+                self.inner.opts.graph_url.trim_end_matches('/')
+            ),
+            None => self.inner.opts.scope(),
+        }
+    }
+
+    /// The scope as releases before the `tid` key wrote it (the `--tenant` text), whose
+    /// history [`GraphClient::scope`] adopts.
+    pub fn legacy_scope(&self) -> String {
         self.inner.opts.scope()
+    }
+
+    /// The local clock minus the token endpoint's, in seconds (after a sign-in).
+    pub fn clock_skew(&self) -> Option<i64> {
+        self.inner.auth.clock_skew()
+    }
+
+    /// The certificate assertion form that signed in (`None` for a client secret).
+    pub fn assertion_form(&self) -> Option<auth::AssertionForm> {
+        self.inner.auth.assertion_form()
+    }
+
+    /// `GET /users/{id}/photo`: the photo's metadata (`height`, `width`, content type).
+    pub async fn photo_metadata(&self, user: &str) -> Result<serde_json::Value, GraphError> {
+        let url = self.url("v1.0", &format!("users/{}/photo", segment(user)));
+        let r = self
+            .send(Endpoint::PhotoGet, Method::GET, &url, None)
+            .await?;
+        serde_json::from_slice(&r.body).map_err(|e| GraphError {
+            status: Some(r.status),
+            attempts: r.attempts,
+            ..GraphError::new(Kind::Protocol, format!("unexpected photo metadata: {e}"))
+        })
     }
 
     pub fn throttle(&self) -> &Throttle {
@@ -664,6 +706,9 @@ impl GraphClient {
                 return Ok(());
             }
         };
+        if let Some(tid) = granted.tid.as_deref().filter(|t| !t.trim().is_empty()) {
+            let _ = self.inner.tid.set(tid.trim().to_string());
+        }
         tracing::info!(
             tid = granted.tid.as_deref().unwrap_or("?"),
             appid = granted.appid.as_deref().unwrap_or("?"),

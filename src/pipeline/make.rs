@@ -73,6 +73,17 @@ pub fn made(
     }
 }
 
+/// One file made as `upload` makes a matched photo (format from its first bytes), for a
+/// test upload (`doctor --canary-write`). `Err` says why, naming the file.
+pub fn one_file(path: &Path, image: &ImageOptions) -> Result<ProcessedPhoto, String> {
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let format = process::format::sniff(&head[..n]);
+    process::process(path, &format, image, None).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// `process`: makes the photo into `out_dir/name`.
 pub fn to_folder(
     m: &MatchedPhoto,

@@ -125,6 +125,7 @@ pub fn unresolved(m: &MatchedPhoto, key: UserKey, lookup: &Lookup<'_>) -> Row {
             };
             row.http_status = e.status;
             row.graph_code = e.code.clone();
+            row.request_id = e.request_id.clone();
             let again = if status == Status::Pending {
                 "; run the same command again"
             } else {
@@ -151,5 +152,6 @@ pub fn upload_failed(row: &mut Row, e: &GraphError) {
     row.attempts = Some(e.attempts);
     row.http_status = e.status;
     row.graph_code = e.code.clone();
+    row.request_id = e.request_id.clone();
     set(row, status, e.detail());
 }

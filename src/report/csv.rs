@@ -27,6 +27,7 @@ const HEADER: &[&str] = &[
     "attempts",
     "http_status",
     "graph_code",
+    "request_id",
 ];
 
 /// First characters that make Excel, LibreOffice or Google Sheets read a cell as a
@@ -101,6 +102,7 @@ impl Exporter for CsvExporter {
                 opt(&row.attempts),
                 opt(&row.http_status),
                 opt(&row.graph_code),
+                opt(&row.request_id),
             ];
             // Every cell, numbers included: none of ours starts with a sign, and a rule
             // with exceptions is one that someone gets wrong later.
@@ -145,6 +147,7 @@ mod tests {
             attempts: Some(2),
             http_status: Some(200),
             graph_code: Some("Ok".into()),
+            request_id: Some("rid-7".into()),
             ..Row::default()
         });
         report.rows.push(Row {
@@ -179,7 +182,8 @@ mod tests {
                 "85",
                 "2",
                 "200",
-                "Ok"
+                "Ok",
+                "rid-7"
             ]
         );
         // Absent values are empty cells; a row without a status is reported failed.

@@ -61,6 +61,7 @@ mod tests {
                 status: Some(Status::UserNotFound),
                 detail: "Microsoft 365 does not know \"this\" user".into(),
                 graph_code: Some("Request_ResourceNotFound".into()),
+                request_id: Some(format!("rid-{user}")),
                 ..Row::default()
             });
         }
@@ -94,6 +95,8 @@ mod tests {
             "Microsoft 365 does not know \"this\" user"
         );
         assert_eq!(rows[1]["graph_code"], "Request_ResourceNotFound");
+        assert_eq!(rows[1]["request_id"], "rid-b@x.test");
+        assert!(a["request_id"].is_null());
     }
 
     #[test]

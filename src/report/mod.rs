@@ -186,6 +186,8 @@ pub struct Row {
     pub attempts: Option<u32>,
     pub http_status: Option<u16>,
     pub graph_code: Option<String>,
+    /// Graph's `request-id` of the failing answer (Microsoft support asks for it).
+    pub request_id: Option<String>,
     /// Thumbnails for the HTML page (data is not written to CSV/JSON).
     #[serde(skip)]
     pub thumbs: Option<Thumbs>,

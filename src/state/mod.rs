@@ -91,6 +91,8 @@ pub struct Outcome {
     pub detail: String,
     pub http_status: Option<u16>,
     pub graph_code: Option<String>,
+    /// Graph's `request-id` of a failure.
+    pub request_id: Option<String>,
     pub attempts: Option<u32>,
     pub source: Option<SourceId>,
     /// Digest of the settings the photo was made with ([`settings_hash`]).
@@ -124,6 +126,7 @@ impl Outcome {
             detail: row.detail.clone(),
             http_status: row.http_status,
             graph_code: row.graph_code.clone(),
+            request_id: row.request_id.clone(),
             attempts: row.attempts,
             output_bytes: row.output_bytes,
             quality: row.quality,
@@ -147,6 +150,9 @@ pub enum RunEnd {
     Finished,
     /// Stopped by Ctrl-C / SIGTERM; what was not done is still `pending`.
     Interrupted,
+    /// Stopped by the upload's circuit breaker (every write failed the same way); what
+    /// was not sent is still `pending`.
+    Stopped,
 }
 
 impl RunEnd {
@@ -154,6 +160,7 @@ impl RunEnd {
         match self {
             RunEnd::Finished => "finished",
             RunEnd::Interrupted => "interrupted",
+            RunEnd::Stopped => "stopped",
         }
     }
 }
@@ -183,6 +190,7 @@ pub struct ItemInfo {
     pub detail: String,
     pub http_status: Option<u16>,
     pub graph_code: Option<String>,
+    pub request_id: Option<String>,
     pub updated_at: String,
 }
 
@@ -293,6 +301,36 @@ impl StateDb {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Moves the per-user history recorded under `from` (a scope as older releases
+    /// keyed it: the `--tenant` text) to `to` (the token's `tid`), so that neither a
+    /// domain nor a GUID loses the uploads made under the other. Where `to` already has
+    /// the user, its newer record wins and the old one is dropped. Returns how many
+    /// users moved.
+    pub fn adopt_scope(&mut self, from: &str, to: &str) -> Result<usize, StateError> {
+        if from == to {
+            return Ok(0);
+        }
+        let path = self.path.clone();
+        let sql = |source| StateError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let moved = tx
+            .execute(
+                "UPDATE OR IGNORE users SET scope = ?2 WHERE scope = ?1",
+                rusqlite::params![from, to],
+            )
+            .map_err(sql)?;
+        tx.execute(
+            "DELETE FROM users WHERE scope = ?1",
+            rusqlite::params![from],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(moved)
     }
 
     /// Whether a run holds the database's lock right now.
@@ -462,6 +500,7 @@ mod tests {
         let mut failed = outcome("b@x.test", Status::Failed, Effect::None);
         failed.http_status = Some(503);
         failed.graph_code = Some("ServiceUnavailable".into());
+        failed.request_id = Some("rid-503".into());
         rec.outcome(outcome("A@x.test", Status::Uploaded, Effect::Landed));
         rec.outcome(failed);
         rec.finish(RunEnd::Finished).unwrap();
@@ -499,8 +538,51 @@ mod tests {
         );
         assert_eq!(rows[1].http_status, Some(503));
         assert_eq!(rows[1].graph_code.as_deref(), Some("ServiceUnavailable"));
+        assert_eq!(rows[1].request_id.as_deref(), Some("rid-503"));
+        assert_eq!(rows[0].request_id, None);
+        let last: Option<String> = db
+            .conn
+            .query_row(
+                "SELECT last_request_id FROM users WHERE user_key = 'b@x.test'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(last.as_deref(), Some("rid-503"));
         assert_eq!(rows[2].detail, "no such user in the CSV");
         assert_eq!(db.user_totals().unwrap(), (1, 1));
+    }
+
+    #[test]
+    fn history_under_the_old_tenant_text_is_adopted_by_the_tid_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        // SCOPE stands for the old `--tenant contoso.com @ graph` key.
+        upload_run(
+            &path,
+            vec![
+                outcome("a@x.test", Status::Uploaded, Effect::Landed),
+                outcome("b@x.test", Status::Uploaded, Effect::Landed),
+            ],
+            RunEnd::Finished,
+        );
+        let tid = "tid-guid @ graph";
+        let read = StateDb::open_read_only(&path).unwrap().unwrap();
+        assert!(read.landed(&[tid]).unwrap().is_empty());
+        assert_eq!(
+            read.landed(&[tid, SCOPE]).unwrap().len(),
+            2,
+            "a dry run reads both"
+        );
+        drop(read);
+        let mut db = StateDb::open(&path).unwrap();
+        assert_eq!(db.adopt_scope(SCOPE, tid).unwrap(), 2);
+        assert_eq!(db.adopt_scope(SCOPE, tid).unwrap(), 0, "once");
+        assert_eq!(db.adopt_scope(tid, tid).unwrap(), 0);
+        let landed = db.landed(&[tid]).unwrap();
+        assert_eq!(landed.len(), 2);
+        assert_eq!(landed["a@x.test"].source.hash, "src-a@x.test");
+        assert!(db.landed(&[SCOPE]).unwrap().is_empty());
     }
 
     #[test]
@@ -567,7 +649,7 @@ mod tests {
             .unwrap();
 
         let db = StateDb::open_read_only(&path).unwrap().unwrap();
-        let landed = db.landed(SCOPE).unwrap();
+        let landed = db.landed(&[SCOPE]).unwrap();
         let mut keys: Vec<&str> = landed.keys().map(String::as_str).collect();
         keys.sort();
         assert_eq!(keys, ["kept@x.test"]);
@@ -576,7 +658,7 @@ mod tests {
         assert_eq!(kept.settings_hash, "settings");
         assert_eq!(kept.output_hash, "out-kept@x.test");
         assert!(!kept.at.is_empty());
-        assert!(db.landed("another-tenant").unwrap().is_empty(), "scoped");
+        assert!(db.landed(&["another-tenant"]).unwrap().is_empty(), "scoped");
         // Confirmed: kept and later-failed (its photo is still there); failed last: two.
         assert_eq!(db.user_totals().unwrap(), (2, 2));
         assert_eq!(db.runs(5).unwrap()[0].command, "remove");
@@ -607,6 +689,6 @@ mod tests {
             )
             .unwrap();
         let db = StateDb::open_read_only(&path).unwrap().unwrap();
-        assert!(db.landed(SCOPE).unwrap().is_empty());
+        assert!(db.landed(&[SCOPE]).unwrap().is_empty());
     }
 }

@@ -63,9 +63,22 @@ pub(crate) fn status_list(pick: impl Fn(Status) -> bool) -> String {
 }
 
 impl StateDb {
-    /// Every user of `scope` whose last attempt confirmed (or kept) an upload, by user
+    /// Every user of `scopes` whose last attempt confirmed (or kept) an upload, by user
     /// key: the users a re-run may skip. A user whose last attempt failed is never here.
-    pub fn landed(&self, scope: &str) -> Result<HashMap<String, Landed>, StateError> {
+    /// A user recorded under several scopes (the `tid` one and a legacy `--tenant` one,
+    /// read without migrating by a dry run) counts as the first scope says.
+    pub fn landed(&self, scopes: &[&str]) -> Result<HashMap<String, Landed>, StateError> {
+        let mut map = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for scope in scopes.iter().rev() {
+            if seen.insert(*scope) {
+                map.extend(self.landed_in(scope)?);
+            }
+        }
+        Ok(map)
+    }
+
+    fn landed_in(&self, scope: &str) -> Result<HashMap<String, Landed>, StateError> {
         let sql = format!(
             "SELECT user_key, landed_source_path, landed_source_size, landed_source_mtime_ns,
                     landed_source_hash, landed_settings_hash, landed_output_hash, landed_at
@@ -161,7 +174,7 @@ impl StateDb {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT file, user, status, detail, http_status, graph_code, updated_at
+                "SELECT file, user, status, detail, http_status, graph_code, updated_at, request_id
                  FROM run_items WHERE run_id = ?1 ORDER BY seq",
             )
             .map_err(|e| self.sql(e))?;
@@ -174,6 +187,7 @@ impl StateDb {
                 http_status: r.get(4)?,
                 graph_code: r.get(5)?,
                 updated_at: r.get(6)?,
+                request_id: r.get(7)?,
             })
         })
         .map_err(|e| self.sql(e))?

@@ -49,8 +49,8 @@ impl StateDb {
             let mut ins = tx
                 .prepare(
                     "INSERT INTO run_items (run_id, seq, user_key, file, user, status, detail,
-                                            http_status, graph_code, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                            http_status, graph_code, updated_at, request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(sql)?;
             for (seq, item) in items.iter().enumerate() {
@@ -66,7 +66,8 @@ impl StateDb {
                     item.row.detail,
                     item.row.http_status,
                     item.row.graph_code,
-                    at
+                    at,
+                    item.row.request_id
                 ])
                 .map_err(sql)?;
             }
@@ -165,14 +166,15 @@ impl<'t> Writes<'t> {
             at: now(),
             item: tx.prepare(
                 "UPDATE run_items SET status = ?3, detail = ?4, http_status = ?5,
-                        graph_code = ?6, updated_at = ?7
+                        graph_code = ?6, updated_at = ?7, request_id = ?8
                  WHERE run_id = ?1 AND user_key = ?2",
             )?,
             user: tx.prepare(
                 "INSERT INTO users (scope, user_key, user, user_id, last_run, last_status,
                                     last_detail, last_source_hash, last_http_status,
-                                    last_graph_code, last_attempts, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                    last_graph_code, last_attempts, updated_at,
+                                    last_request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (scope, user_key) DO UPDATE SET
                      user = excluded.user,
                      user_id = COALESCE(excluded.user_id, users.user_id),
@@ -183,6 +185,7 @@ impl<'t> Writes<'t> {
                      last_http_status = excluded.last_http_status,
                      last_graph_code = excluded.last_graph_code,
                      last_attempts = excluded.last_attempts,
+                     last_request_id = excluded.last_request_id,
                      updated_at = excluded.updated_at",
             )?,
             landed: tx.prepare(
@@ -213,7 +216,8 @@ impl<'t> Writes<'t> {
             o.detail,
             o.http_status,
             o.graph_code,
-            self.at
+            self.at,
+            o.request_id
         ])?;
         if o.status == Some(Status::Pending) {
             return Ok(());
@@ -230,7 +234,8 @@ impl<'t> Writes<'t> {
             o.http_status,
             o.graph_code,
             o.attempts,
-            self.at
+            self.at,
+            o.request_id
         ])?;
         match o.effect {
             Effect::None => {}

@@ -60,9 +60,15 @@ const V1: &str = "
         PRIMARY KEY (scope, user_key)
     );";
 
+/// Version 2: Graph's `request-id` of each failure, per run row and per user (Microsoft
+/// support asks for it).
+const V2: &str = "
+    ALTER TABLE run_items ADD COLUMN request_id TEXT;
+    ALTER TABLE users ADD COLUMN last_request_id TEXT;";
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. Append, never edit: a file
 /// written by this release must open in every later one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -191,6 +197,37 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_ne!(mode, "wal", "not even its journal mode is changed");
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_request_id_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("{V1}\n PRAGMA user_version = 1;"))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO runs (command, scope, started_at, state) VALUES ('upload', 's', 't', 'finished')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(check(&conn, &path).unwrap(), Version::Older(1));
+        migrate(&conn, &path).unwrap();
+        assert_eq!(check(&conn, &path).unwrap(), Version::Current);
+        let runs: i64 = conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(runs, 1);
+        for (table, column) in [("run_items", "request_id"), ("users", "last_request_id")] {
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+                    [column],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "{table}.{column}");
+        }
     }
 
     #[test]

@@ -102,6 +102,7 @@ impl Saved {
             attempts: Some(self.attempts),
             http_status: f.and_then(|f| f.status),
             graph_code: f.and_then(|f| f.code.clone()),
+            request_id: f.and_then(|f| f.request_id.clone()),
             ..Row::default()
         }
     }

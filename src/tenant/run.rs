@@ -90,6 +90,7 @@ pub async fn backup_all<G: PhotoApi>(
 fn failure_fields(row: &mut Row, f: &GraphError) {
     row.http_status = f.status;
     row.graph_code = f.code.clone();
+    row.request_id = f.request_id.clone();
 }
 
 /// Removes the targets' photos, each backed up first; `dry_run` reads only.

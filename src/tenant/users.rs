@@ -112,6 +112,7 @@ pub async fn from_csv<G: PhotoApi>(
                     detail: format!("looking the user up failed: {}", e.detail()),
                     http_status: e.status,
                     graph_code: e.code.clone(),
+                    request_id: e.request_id.clone(),
                     user: Some(user),
                     csv_line: Some(line),
                     ..Row::default()

@@ -10,6 +10,7 @@ mod cli;
 mod crop;
 mod demo;
 mod directory;
+mod doctor;
 mod emulator;
 mod face_pipeline;
 mod graph_safety;

@@ -114,3 +114,137 @@ fn limit_uploads_a_few_then_the_next_few() {
     assert_eq!(count(&rows, "skipped"), 1, "{rows:#?}");
     assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 4);
 }
+
+/// The token's roles look right, but every photo write is refused (as when
+/// ProfilePhoto.ReadWrite.All was removed after the token was issued): the breaker stops
+/// the run after the first ten, leaves the rest pending, and a re-run after the fix
+/// resumes.
+#[test]
+fn identical_refusals_on_the_first_writes_stop_the_run_and_a_rerun_resumes() {
+    let dir = tempdir();
+    let n = 40;
+    let (photos, staff, tenant) = photo_batch(dir.path(), n, &[]);
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap(), "--deny-photo-writes"]);
+    let report = dir.path().join("report.csv");
+    let state = dir.path().join("state.db");
+    let args = [
+        "--no-backup",
+        "--crop",
+        "centre",
+        "--concurrency",
+        "2",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let run = upload_cmd(&emu, &photos, &staff, &report, &args)
+        .run()
+        .expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains("first 10 photo writes all failed with HTTP 403 Authorization_RequestDenied"),
+        "{err}"
+    );
+    assert!(err.contains("ProfilePhoto.ReadWrite.All"), "{err}");
+    let stats = emu.admin_json("/_emulator/stats");
+    let refused = stats["by_status"]["403"].as_u64().unwrap();
+    assert!(
+        (10..=14).contains(&refused),
+        "10 writes and those in flight, not {n}: {stats}"
+    );
+    let rows = read_csv_report(&report);
+    let count = |rows: &[std::collections::HashMap<String, String>], s: &str| {
+        rows.iter().filter(|r| r["status"] == s).count()
+    };
+    // A write abandoned on its way may have reached Graph: pending, not failed.
+    let failed = count(&rows, "failed");
+    assert!((10..=refused as usize).contains(&failed), "{rows:#?}");
+    assert_eq!(count(&rows, "pending"), n - failed, "{rows:#?}");
+    for r in rows.iter().filter(|r| r["status"] == "failed") {
+        assert_eq!(r["http_status"], "403");
+        assert!(!r["request_id"].is_empty(), "Graph's request-id: {r:?}");
+    }
+    // The state database says the same: the run stopped, the rest is pending.
+    let status = Cmd::new(&["status", "--state", state.to_str().unwrap()]).run();
+    let text = status.stdout();
+    assert!(text.contains("stopped early"), "{text}");
+    let db = rusqlite::Connection::open(&state).unwrap();
+    let count_items = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count_items("SELECT COUNT(*) FROM run_items WHERE status = 'pending'"),
+        (n - failed) as i64
+    );
+    assert_eq!(
+        count_items(
+            "SELECT COUNT(*) FROM run_items WHERE status = 'failed' AND length(request_id) > 0"
+        ),
+        failed as i64,
+        "every failure keeps Graph's request-id"
+    );
+    assert_eq!(
+        count_items("SELECT COUNT(*) FROM users WHERE length(last_request_id) > 0"),
+        failed as i64
+    );
+    drop(db);
+
+    // The admin grants the permission; the same command finishes the job.
+    emu.admin_json("/_emulator/allow-photo-writes");
+    upload_cmd(&emu, &photos, &staff, &report, &args)
+        .run()
+        .expect_code(0);
+    let rows = read_csv_report(&report);
+    assert_eq!(count(&rows, "uploaded"), n, "{rows:#?}");
+    assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], n as u64);
+}
+
+/// The state database keys a tenant by the token's `tid`: a domain and the tenant's GUID
+/// share one history.
+#[test]
+fn a_tenant_domain_and_its_guid_share_one_history() {
+    let dir = tempdir();
+    let (photos, staff, tenant) = photo_batch(dir.path(), 3, &[]);
+    let guid = "3f2c9a10-5b7e-4d21-8c4f-9e0a1b2c3d4e";
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap(), "--tenant-id", guid]);
+    let report = dir.path().join("report.csv");
+    let state = dir.path().join("state.db");
+    let upload = |tenant: &str| {
+        Cmd::new(&["upload", "--match-column", "employeeId"])
+            .args_str(&["--tenant", tenant, "--client-id", "app"])
+            .args_str(&["--graph-url", &emu.url, "--login-url", &emu.url])
+            .args_str(&["--no-backup", "--crop", "centre"])
+            .arg("--photos")
+            .arg(&photos)
+            .arg("--users")
+            .arg(&staff)
+            .arg("--report")
+            .arg(&report)
+            .arg("--state")
+            .arg(&state)
+            .env("AZURE_CLIENT_SECRET", SECRET)
+            .run()
+            .expect_code(0)
+    };
+    upload("Contoso.com");
+    let statuses = |s: &str| {
+        read_csv_report(&report)
+            .iter()
+            .filter(|r| r["status"] == s)
+            .count()
+    };
+    assert_eq!(statuses("uploaded"), 3);
+    upload(&guid.to_uppercase());
+    assert_eq!(
+        statuses("skipped-unchanged"),
+        3,
+        "same tenant, same history"
+    );
+    assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 3);
+    let db = rusqlite::Connection::open(&state).unwrap();
+    let scopes: Vec<String> = db
+        .prepare("SELECT DISTINCT scope FROM users")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(scopes, [format!("{guid} @ {}", emu.url)]);
+}

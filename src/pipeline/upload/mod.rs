@@ -3,6 +3,7 @@
 //! once, then [`send`] the photos (made on rayon, written on tokio) and record each
 //! outcome; a Ctrl-C stops it cleanly.
 
+mod breaker;
 mod directory;
 mod resolve;
 mod send;
@@ -52,6 +53,8 @@ impl UploadError {
 pub struct Uploaded {
     pub report: Report,
     pub backup_dir: Option<PathBuf>,
+    /// What stopped the run early (the circuit breaker): the admin's to fix (exit 2).
+    pub stopped: Option<String>,
 }
 
 /// Runs discover -> match -> skip -> (resolve | process | upload) and returns the report.
@@ -61,42 +64,28 @@ pub async fn run(
     client: Arc<GraphClient>,
     out: &Output,
 ) -> Result<Uploaded, UploadError> {
-    let csv = match opts.directory {
-        None => Some(prepare::prepare(opts)?),
-        Some(_) => None,
-    };
-    // Opened before any network work: a state file in use by another run stops this one.
-    let db = match &upload.state {
-        Some(path) if upload.dry_run => StateDb::open_read_only(path)?,
-        Some(path) => Some(StateDb::open(path)?),
-        None => None,
-    };
-    client
-        .check_sign_in()
-        .await
-        .map_err(|e| PreflightError::SignIn(e.detail()))?;
-    client.preflight(&needs(upload)).await?;
-    let (
-        Prepared {
-            matched,
-            rows: prepared,
-            ..
-        },
-        known,
-    ) = match (csv, opts.directory) {
-        (Some(p), _) => (p, None),
-        (None, None) => (prepare::prepare(opts)?, None),
-        (None, Some(key)) => {
-            let (p, known) = directory::prepare(opts, &client, key, out).await?;
-            (p, Some(known))
-        }
-    };
+    let (mut db, prepared, known) = start(opts, upload, &client, out).await?;
+    let Prepared {
+        matched,
+        rows: prepared,
+        ..
+    } = prepared;
 
     let scope = client.scope();
+    let legacy = client.legacy_scope();
+    // A dry run reads the file as it is; a writer moves the old history over first.
+    let scopes: Vec<&str> = if upload.dry_run {
+        vec![&scope, &legacy]
+    } else {
+        if let Some(db) = db.as_mut() {
+            db.adopt_scope(&legacy, &scope)?;
+        }
+        vec![&scope]
+    };
     let settings_hash = state::settings_hash(&opts.image);
     let pool = prepare::thread_pool(opts.jobs);
     let landed = match (&db, upload.force) {
-        (Some(db), false) => db.landed(&scope)?,
+        (Some(db), false) => db.landed(&scopes)?,
         _ => HashMap::new(),
     };
     let checking = out.spinner("comparing photos with the state database");
@@ -123,6 +112,7 @@ pub async fn run(
         let (upload, opts) = (upload.clone(), opts.clone());
         send::BackupSlot::lazy(move || open_backup(&upload, &opts))
     };
+    let breaker = Arc::new(breaker::Breaker::new(breaker::DEFAULT_LIMIT));
     let sending = send::Sending {
         client: Arc::clone(&client),
         dry_run: upload.dry_run,
@@ -132,6 +122,7 @@ pub async fn run(
         image: opts.image.clone(),
         thumbs: opts.html.is_some(),
         grace: upload.grace,
+        breaker: Arc::clone(&breaker),
     };
     let todo = send::Todo {
         key: match known {
@@ -147,18 +138,63 @@ pub async fn run(
         Ok(s) => s,
         Err(e) => {
             if let Some(rec) = recorder {
-                finish_run(rec, true, out)?;
+                finish_run(rec, RunEnd::Interrupted, out)?;
             }
             return Err(e);
         }
     };
     rows.extend(sent.unresolved.into_iter().map(|(_, row)| row));
     let interrupted = Stop::global().requested();
+    let stopped = breaker.tripped().map(|t| t.message());
     let report = assemble(rows, sent.rows, skipped, prepared, interrupted);
     if let Some(rec) = recorder {
-        finish_run(rec, interrupted, out)?;
+        let end = match (interrupted, stopped.is_some()) {
+            (true, _) => RunEnd::Interrupted,
+            (false, true) => RunEnd::Stopped,
+            (false, false) => RunEnd::Finished,
+        };
+        finish_run(rec, end, out)?;
     }
-    Ok(Uploaded { report, backup_dir })
+    Ok(Uploaded {
+        report,
+        backup_dir,
+        stopped,
+    })
+}
+
+/// The work list, the state database and a checked sign-in, in the order that costs the
+/// least when something is wrong: the CSV and the folder first, then the database (held
+/// by another run?), then Graph; without a CSV the directory listing comes after sign-in.
+async fn start(
+    opts: &Options,
+    upload: &UploadOptions,
+    client: &GraphClient,
+    out: &Output,
+) -> Result<(Option<StateDb>, Prepared, Option<crate::graph::Resolved>), UploadError> {
+    let csv = match opts.directory {
+        None => Some(prepare::prepare(opts)?),
+        Some(_) => None,
+    };
+    // Opened before any network work: a state file in use by another run stops this one.
+    let db = match &upload.state {
+        Some(path) if upload.dry_run => StateDb::open_read_only(path)?,
+        Some(path) => Some(StateDb::open(path)?),
+        None => None,
+    };
+    client
+        .check_sign_in()
+        .await
+        .map_err(|e| PreflightError::SignIn(e.detail()))?;
+    client.preflight(&needs(upload)).await?;
+    let (prepared, known) = match (csv, opts.directory) {
+        (Some(p), _) => (p, None),
+        (None, None) => (prepare::prepare(opts)?, None),
+        (None, Some(key)) => {
+            let (p, known) = directory::prepare(opts, client, key, out).await?;
+            (p, Some(known))
+        }
+    };
+    Ok((db, prepared, known))
 }
 
 /// The report's rows: those decided before the upload, then the users in file order,
@@ -250,12 +286,7 @@ fn begin_run(
     Ok(db.recorder(run_id, scope))
 }
 
-fn finish_run(rec: Arc<Recorder>, interrupted: bool, out: &Output) -> Result<(), UploadError> {
-    let end = if interrupted {
-        RunEnd::Interrupted
-    } else {
-        RunEnd::Finished
-    };
+fn finish_run(rec: Arc<Recorder>, end: RunEnd, out: &Output) -> Result<(), UploadError> {
     let rec = Arc::try_unwrap(rec).map_err(|_| {
         UploadError::Failed("state recorder still in use at the end of the run".into())
     })?;

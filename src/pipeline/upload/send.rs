@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use tokio::sync::mpsc;
 
 use super::UploadError;
+use super::breaker::Breaker;
 use super::resolve::{self, Work};
 use crate::config::{ConfigError, ImageOptions};
 use crate::graph::{GraphClient, PhotoApi, UserKey};
@@ -50,6 +51,8 @@ pub(super) struct Sending {
     pub image: ImageOptions,
     pub thumbs: bool,
     pub grace: Duration,
+    /// Stops the run when every write fails the same way.
+    pub breaker: Arc<Breaker>,
 }
 
 type OpenBackup = dyn Fn() -> Result<Arc<BackupDir>, ConfigError> + Send + Sync;
@@ -111,6 +114,9 @@ pub(super) struct Sent {
     pub backup_dir: Option<std::path::PathBuf>,
 }
 
+/// A user the breaker kept from being sent.
+const HELD_BACK: &str = "not sent: the run was stopped because every photo write failed the same way (see the message); fix it and run the same command again";
+
 /// Looks the users up, makes their photos and uploads them, all at once: look-ups feed
 /// the rayon workers, which feed the uploads through a bounded queue.
 pub(super) async fn all(
@@ -151,6 +157,7 @@ pub(super) async fn all(
     let producer = produce(work_rx, pool, tx, &send, processing, stop.clone());
     let ticker = throttle_ticker(Arc::clone(&send.client), uploading.clone(), out.verbose());
     let grace = send.grace;
+    let breaker = Arc::clone(&send.breaker);
     let job = Arc::new(Job {
         send,
         stop: stop.clone(),
@@ -166,8 +173,13 @@ pub(super) async fn all(
     for (key, _) in done.iter().chain(&unresolved) {
         waiting.remove(key);
     }
+    let tripped = breaker.tripped().is_some();
     for (key, mut row) in waiting {
-        rows::pending(&mut row);
+        if tripped {
+            rows::set(&mut row, Status::Pending, HELD_BACK);
+        } else {
+            rows::pending(&mut row);
+        }
         done.push((key, row));
     }
     Ok(Sent {
@@ -233,10 +245,12 @@ async fn consume(
         job.send.client.throttle().ceiling().max(64),
     ));
     let mut failed = None;
+    let breaker = &job.send.breaker;
     loop {
         let item = tokio::select! {
             biased;
             () = stop.wait() => break,
+            () = breaker.wait() => break,
             item = rx.recv() => match item {
                 Some(item) => item,
                 None => break,
@@ -258,6 +272,7 @@ async fn consume(
         let permit = tokio::select! {
             biased;
             () = stop.wait() => break,
+            () = breaker.wait() => break,
             permit = Arc::clone(&in_flight).acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(e) => { failed = Some(UploadError::Failed(e.to_string())); break; }
@@ -375,6 +390,10 @@ impl Job {
             rows::pending(&mut row);
             return row;
         }
+        if self.send.breaker.tripped().is_some() {
+            rows::set(&mut row, Status::Pending, HELD_BACK);
+            return row;
+        }
         // Nothing that was in the tenant is replaced without a copy.
         if let Some(dir) = self.send.backup.get() {
             let user = row.user.clone().unwrap_or_else(|| user_id.clone());
@@ -390,18 +409,37 @@ impl Job {
             if self.stop.requested() {
                 rows::pending(&mut row);
             } else {
-                match self.send.client.put_photo(&user_id, jpeg).await {
-                    Ok(r) => {
-                        rows::set(&mut row, Status::Uploaded, remark.unwrap_or_default());
-                        row.attempts = Some(r.attempts);
-                        row.http_status = Some(r.status);
-                    }
-                    Err(e) => rows::upload_failed(&mut row, &e),
-                }
+                self.put(&mut row, &user_id, jpeg, remark).await;
             }
         }
         self.record(&key, &row, &user_id, &source, &output_hash);
         row
+    }
+
+    /// The photo write, abandoned (pending: a re-run sends it) when the breaker trips
+    /// while it waits for its turn; its outcome feeds the breaker.
+    async fn put(&self, row: &mut Row, user_id: &str, jpeg: Vec<u8>, remark: Option<String>) {
+        let breaker = &self.send.breaker;
+        let answer = tokio::select! {
+            biased;
+            () = breaker.wait() => {
+                rows::set(row, Status::Pending, HELD_BACK);
+                return;
+            }
+            answer = self.send.client.put_photo(user_id, jpeg) => answer,
+        };
+        match answer {
+            Ok(r) => {
+                breaker.observe(Ok(()));
+                rows::set(row, Status::Uploaded, remark.unwrap_or_default());
+                row.attempts = Some(r.attempts);
+                row.http_status = Some(r.status);
+            }
+            Err(e) => {
+                breaker.observe(Err(&e));
+                rows::upload_failed(row, &e);
+            }
+        }
     }
 
     /// Records a photo that never reached Graph (could not be made).
