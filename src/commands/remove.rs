@@ -20,7 +20,7 @@ pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         &[claims::LOOK_UP, claims::READ_PHOTOS, claims::WRITE_PHOTOS]
     };
-    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs, out)?);
     let (targets, mut rows) =
         rt.block_on(users::from_csv(tenant.as_ref(), &c.users, &c.user_column))?;
     let dir = if c.dry_run || targets.is_empty() {

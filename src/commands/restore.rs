@@ -19,7 +19,7 @@ pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         &[claims::WRITE_PHOTOS]
     };
-    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs, out)?);
     let rows = rt.block_on(run::restore_all(tenant, &c.from, entries, c.dry_run));
     let mut report = Report::new(if c.dry_run {
         "restore (dry run)"

@@ -71,6 +71,13 @@ pub struct EmulatorConfig {
     /// listener, which counts what it is sent).
     pub token_redirect: Option<String>,
     pub seed: u64,
+    /// The `X-IDENTITY-HEADER` the App Service style managed identity endpoint wants.
+    pub identity_header: String,
+    /// Client ids of the user-assigned identities attached to the "host".
+    pub user_assigned: Vec<String>,
+    /// The issuer and subject the app's federated credential names (`None`: any).
+    pub federated_issuer: Option<String>,
+    pub federated_subject: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -100,6 +107,10 @@ impl Default for EmulatorConfig {
             next_link: NextLinkMode::Normal,
             token_redirect: None,
             seed: 42,
+            identity_header: super::identity::DEFAULT_IDENTITY_HEADER.into(),
+            user_assigned: Vec::new(),
+            federated_issuer: None,
+            federated_subject: None,
         }
     }
 }

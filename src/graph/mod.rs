@@ -7,6 +7,7 @@ pub mod auth;
 pub mod claims;
 pub mod codes;
 pub mod http;
+pub mod identity;
 pub mod throttle;
 
 use std::collections::{HashMap, HashSet};
@@ -618,7 +619,14 @@ impl GraphClient {
     /// Signs in once, so that bad credentials stop a run before any work. Later calls
     /// reuse the token (no second sign-in for `--lock` or the backup hook).
     pub async fn check_sign_in(&self) -> Result<(), GraphError> {
-        self.inner.auth.token().await.map(|_| ())
+        self.inner.auth.token().await?;
+        tracing::info!(method = %self.sign_in_method(), "signed in");
+        Ok(())
+    }
+
+    /// Which sign-in this client uses (`client secret`, `managed identity (...)`, ...).
+    pub fn sign_in_method(&self) -> String {
+        self.inner.opts.credential.describe()
     }
 
     /// The current access token's claims, for a preflight of permissions.

@@ -74,6 +74,7 @@ pub async fn run(
         .check_sign_in()
         .await
         .map_err(|e| PreflightError::SignIn(e.detail()))?;
+    out.note(&format!("signed in with {}", client.sign_in_method()));
     client.preflight(&needs(upload)).await?;
 
     let scope = client.scope();
