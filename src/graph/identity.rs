@@ -32,13 +32,6 @@ pub struct ManagedIdentity {
 /// The IMDS address every Azure VM has.
 pub const IMDS_HOST: &str = "http://169.254.169.254";
 
-impl PartialEq for Secret {
-    fn eq(&self, other: &Secret) -> bool {
-        self.expose() == other.expose()
-    }
-}
-impl Eq for Secret {}
-
 impl ManagedIdentity {
     /// The token URL for `resource` (the Graph host, without `/.default`).
     pub fn url(&self, resource: &str) -> Result<reqwest::Url, String> {

@@ -660,8 +660,16 @@ impl GraphClient {
             "signed in"
         );
         let opts = &self.inner.opts;
-        claims::check(&granted, needs, &opts.login_url, &opts.tenant)
-            .map_err(PreflightError::Permissions)
+        claims::check(&granted, needs, &opts.login_url, &opts.tenant).map_err(|e| {
+            // A managed identity has no consent page: its permissions are granted by
+            // app role assignment, which the consent URL would not tell an admin.
+            PreflightError::Permissions(match &opts.credential {
+                Credential::ManagedIdentity(_) => format!(
+                    "{e}. A managed identity gets Graph application permissions from an admin with Microsoft Graph PowerShell (New-MgServicePrincipalAppRoleAssignment; see the README, \"Unattended sign-in\")"
+                ),
+                _ => e,
+            })
+        })
     }
 
     /// `GET /users?$filter=<property> in (...)` for one chunk of values.

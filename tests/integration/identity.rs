@@ -133,6 +133,23 @@ fn managed_identity_imds_user_assigned() {
 }
 
 #[test]
+fn managed_identity_without_permissions_says_how_to_grant_them() {
+    let dir = tempdir();
+    let (emu, cmd, _) = setup(dir.path(), 1, &["--roles", "User.Read.All"]);
+    let run = cmd
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &emu.url)
+        .run()
+        .expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("ProfilePhoto.ReadWrite.All"), "{err}");
+    assert!(
+        err.contains("New-MgServicePrincipalAppRoleAssignment"),
+        "{err}"
+    );
+    assert_eq!(emu.admin_json("/_emulator/stats")["photo_writes"], 0);
+}
+
+#[test]
 fn managed_identity_endpoints_refuse_requests_without_their_header() {
     let emu = Emulator::start(&["--identity-header", "h-123"]);
     let q = "api-version=2019-08-01&resource=https%3A%2F%2Fgraph.microsoft.com";
