@@ -137,16 +137,22 @@ pub async fn managed_token(
     let mut resp = client
         .get(url.clone())
         .header(name, value)
+        // The endpoint is on the host itself: it answers at once or is not there.
+        .timeout(Duration::from_secs(10))
         .send()
         .await
         .map_err(|e| {
-            Failure::Transient(
-                format!(
-                    "cannot reach the managed identity endpoint {shown}: {} (is this running on Azure with a managed identity? else choose another --auth)",
-                    super::without_url(&e)
-                ),
-                None,
-            )
+            let text = format!(
+                "cannot reach the managed identity endpoint {shown}: {} (is this running on Azure with a managed identity? else choose another --auth)",
+                super::without_url(&e)
+            );
+            // IMDS is a link-local address every Azure VM answers on: unreachable means
+            // not an Azure VM, and retrying would only delay saying so. The App Service
+            // endpoint may still be starting.
+            match mi.endpoint {
+                IdentityEndpoint::Imds { .. } => Failure::Final(text),
+                IdentityEndpoint::AppService { .. } => Failure::Transient(text, None),
+            }
         })?;
     let status = resp.status();
     let retry_after = resp

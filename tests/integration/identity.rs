@@ -356,4 +356,19 @@ fn chosen_method_not_configured_is_a_usage_error() {
         "{}",
         run.stderr()
     );
+    // Not on an Azure VM: said at once, not after minutes of retries.
+    let (cmd, _) = command(&_emu, dir.path());
+    let started = std::time::Instant::now();
+    let run = cmd
+        .args_str(&["--auth", "managed-identity"])
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:1")
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("cannot reach the managed identity endpoint http://127.0.0.1:1"),
+        "{}",
+        run.stderr()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
