@@ -52,6 +52,26 @@ pub enum Command {
     /// Check the sign-in, permissions, clock and photo settings before a real run;
     /// optionally one canary user (and one real upload to them).
     Doctor(DoctorArgs),
+    /// Print the man page or a shell completion script (for packagers).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// `generate`: what to print.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[arg(value_enum)]
+    pub kind: GenerateKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateKind {
+    /// The man page (roff), for `man 1 m365-photos`.
+    Man,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+    CompletePowershell,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -60,6 +80,15 @@ pub enum CloudArg {
     Usgov,
     UsgovDod,
     China,
+}
+
+/// `--auth`: which sign-in to use when the environment offers several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    Secret,
+    Certificate,
+    ManagedIdentity,
+    WorkloadIdentity,
 }
 
 /// Sign-in and Graph behaviour, shared by every command that talks to Graph. The client
@@ -80,6 +109,13 @@ pub struct GraphArgs {
     /// File holding the client secret (else AZURE_CLIENT_SECRET).
     #[arg(long, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
+    /// How to sign in. Default: the first one configured, in the Azure SDKs' order: a
+    /// certificate or client secret; workload identity (AZURE_FEDERATED_TOKEN_FILE with
+    /// AZURE_TENANT_ID and AZURE_CLIENT_ID); managed identity (IDENTITY_ENDPOINT and
+    /// IDENTITY_HEADER, as App Service, Functions and Automation set them). On an Azure
+    /// VM pass `--auth managed-identity` (IMDS; --client-id picks a user-assigned one).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub auth: Option<AuthArg>,
     /// Microsoft cloud: picks the Graph and sign-in hosts.
     #[arg(long, value_enum, default_value = "global")]
     pub cloud: CloudArg,
@@ -252,6 +288,20 @@ pub struct EmulatorArgs {
     /// Seed for the fault dice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The X-IDENTITY-HEADER value the managed identity endpoint (/msi/token, App Service
+    /// style) wants [default: emulator-identity-header, or M365_EMULATOR_IDENTITY_HEADER].
+    #[arg(long, value_name = "VALUE")]
+    pub identity_header: Option<String>,
+    /// Client id of a user-assigned managed identity attached to the emulated host
+    /// (repeatable); others get "Identity not found".
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub user_assigned: Vec<String>,
+    /// Federated assertions must have this issuer (else AADSTS70021) [default: any].
+    #[arg(long, value_name = "URL")]
+    pub federated_issuer: Option<String>,
+    /// Federated assertions must have this subject (else AADSTS700213) [default: any].
+    #[arg(long, value_name = "SUBJECT")]
+    pub federated_subject: Option<String>,
 }
 
 /// Where the photos and users are and how they are paired.

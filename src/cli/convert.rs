@@ -12,6 +12,7 @@ use crate::config::{
     RemoveConfig, RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
 };
 use crate::emulator::{EmulatorConfig, EmulatorUser, PhotoFault, RetryAfterHeader};
+use crate::graph::identity::{FederatedToken, IMDS_HOST, IdentityEndpoint, ManagedIdentity};
 use crate::graph::{Cloud, Credential, GraphOptions, Secret};
 use crate::tenant::roles;
 
@@ -74,6 +75,10 @@ pub(crate) fn command(args: &super::args::Command, env: Env) -> Result<Command, 
         })),
         A::Status(a) => Command::Status(status_config(a)?),
         A::Doctor(a) => Command::Doctor(Box::new(doctor_config(a, env)?)),
+        // Printed by the CLI itself before any config is made.
+        A::Generate(_) => {
+            return Err(invalid("generate", "has no command config"));
+        }
     })
 }
 
@@ -137,27 +142,33 @@ fn report_path(path: Option<&PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
 /// Sign-in and Graph settings. The secret comes from `--client-secret-file` or the
 /// environment, never from the command line.
 pub(crate) fn graph_options(args: &GraphArgs, env: Env) -> Result<GraphOptions, ConfigError> {
-    let tenant = args
-        .tenant
-        .clone()
-        .or_else(|| env("AZURE_TENANT_ID"))
-        .ok_or_else(|| {
-            invalid(
+    let tenant = args.tenant.clone().or_else(|| env("AZURE_TENANT_ID"));
+    let client_id = args.client_id.clone().or_else(|| env("AZURE_CLIENT_ID"));
+    let credential = credential(args, env, client_id.as_deref());
+    // A managed identity needs neither: the host knows both. The tenant then only
+    // names the uploads in the state database.
+    let managed = matches!(credential, Ok(Credential::ManagedIdentity(_)));
+    let tenant = match tenant {
+        Some(t) => t,
+        None if managed => "managed-identity".into(),
+        None => {
+            return Err(invalid(
                 "--tenant",
                 "no tenant: pass --tenant or set AZURE_TENANT_ID",
-            )
-        })?;
-    let client_id = args
-        .client_id
-        .clone()
-        .or_else(|| env("AZURE_CLIENT_ID"))
-        .ok_or_else(|| {
-            invalid(
+            ));
+        }
+    };
+    let client_id = match client_id {
+        Some(c) => c,
+        None if managed => String::new(),
+        None => {
+            return Err(invalid(
                 "--client-id",
                 "no app: pass --client-id or set AZURE_CLIENT_ID",
-            )
-        })?;
-    let credential = credential(args, env)?;
+            ));
+        }
+    };
+    let credential = credential?;
     let cloud = cloud_of(args.cloud);
     let (graph, login) = cloud.hosts();
     if args.concurrency == 0 || args.concurrency > 256 {
@@ -179,7 +190,14 @@ pub(crate) fn graph_options(args: &GraphArgs, env: Env) -> Result<GraphOptions, 
         client_id,
         credential,
         graph_url: service_url("--graph-url", args.graph_url.as_deref().unwrap_or(graph))?,
-        login_url: service_url("--login-url", args.login_url.as_deref().unwrap_or(login))?,
+        login_url: service_url(
+            "--login-url",
+            &args
+                .login_url
+                .clone()
+                .or_else(|| env("AZURE_AUTHORITY_HOST"))
+                .unwrap_or_else(|| login.into()),
+        )?,
         // The token is for the cloud's Graph, wherever --graph-url sends requests.
         resource: graph.into(),
         concurrency: args.concurrency,
@@ -189,17 +207,87 @@ pub(crate) fn graph_options(args: &GraphArgs, env: Env) -> Result<GraphOptions, 
     })
 }
 
-fn credential(args: &GraphArgs, env: Env) -> Result<Credential, ConfigError> {
-    let certificate = args
+/// The sign-in `--auth` names, else the first configured in the Azure SDKs' order
+/// (environment: certificate or secret; workload identity; managed identity). IMDS has no
+/// variable to notice and is never probed, so a VM asks for it with `--auth`.
+fn credential(
+    args: &GraphArgs,
+    env: Env,
+    client_id: Option<&str>,
+) -> Result<Credential, ConfigError> {
+    let not_set = |what: &str| invalid("--auth", what.to_string());
+    match args.auth {
+        Some(AuthArg::Certificate) => certificate(args, env).ok_or_else(|| {
+            not_set("certificate chosen, but no certificate: pass --certificate or set AZURE_CLIENT_CERTIFICATE_PATH")
+        }),
+        Some(AuthArg::Secret) => secret(args, env)?.ok_or_else(|| {
+            not_set("secret chosen, but no client secret: pass --client-secret-file or set AZURE_CLIENT_SECRET")
+        }),
+        Some(AuthArg::WorkloadIdentity) => workload(env).ok_or_else(|| {
+            not_set("workload-identity chosen, but AZURE_FEDERATED_TOKEN_FILE is not set (Kubernetes' workload identity webhook sets it; in CI, write the OIDC token to a file and point it there)")
+        }),
+        Some(AuthArg::ManagedIdentity) => Ok(managed(env, client_id)),
+        None => {
+            if let Some(c) = certificate(args, env) {
+                return Ok(c);
+            }
+            if let Some(c) = secret(args, env)? {
+                return Ok(c);
+            }
+            if let Some(c) = workload(env) {
+                return Ok(c);
+            }
+            if env("IDENTITY_ENDPOINT").is_some() && env("IDENTITY_HEADER").is_some()
+                || env("AZURE_POD_IDENTITY_AUTHORITY_HOST").is_some()
+            {
+                return Ok(managed(env, client_id));
+            }
+            Err(invalid(
+                "--certificate",
+                "no credential: pass --certificate (or AZURE_CLIENT_CERTIFICATE_PATH), --client-secret-file, or set AZURE_CLIENT_SECRET; or AZURE_FEDERATED_TOKEN_FILE (workload identity); or --auth managed-identity",
+            ))
+        }
+    }
+}
+
+fn certificate(args: &GraphArgs, env: Env) -> Option<Credential> {
+    let path = args
         .certificate
         .clone()
-        .or_else(|| env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from));
-    if let Some(path) = certificate {
-        return Ok(Credential::Certificate {
-            path,
-            password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
-        });
-    }
+        .or_else(|| env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from))?;
+    Some(Credential::Certificate {
+        path,
+        password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+    })
+}
+
+fn workload(env: Env) -> Option<Credential> {
+    let file = env("AZURE_FEDERATED_TOKEN_FILE")?;
+    Some(Credential::WorkloadIdentity(FederatedToken {
+        file: PathBuf::from(file),
+    }))
+}
+
+/// App Service / Functions / Automation when their two variables are set, else IMDS
+/// (at `AZURE_POD_IDENTITY_AUTHORITY_HOST` when set, as the Azure SDKs allow).
+fn managed(env: Env, client_id: Option<&str>) -> Credential {
+    let endpoint = match (env("IDENTITY_ENDPOINT"), env("IDENTITY_HEADER")) {
+        (Some(endpoint), Some(header)) => IdentityEndpoint::AppService {
+            endpoint,
+            header: Secret::new(header),
+        },
+        _ => IdentityEndpoint::Imds {
+            host: env("AZURE_POD_IDENTITY_AUTHORITY_HOST").unwrap_or_else(|| IMDS_HOST.into()),
+        },
+    };
+    Credential::ManagedIdentity(ManagedIdentity {
+        endpoint,
+        client_id: client_id.map(str::to_string),
+    })
+}
+
+/// `--client-secret-file`, else `AZURE_CLIENT_SECRET`; `None` when neither is there.
+fn secret(args: &GraphArgs, env: Env) -> Result<Option<Credential>, ConfigError> {
     if let Some(file) = &args.client_secret_file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| invalid("--client-secret-file", format!("{}: {e}", file.display())))?;
@@ -210,15 +298,9 @@ fn credential(args: &GraphArgs, env: Env) -> Result<Credential, ConfigError> {
                 format!("{} is empty", file.display()),
             ));
         }
-        return Ok(Credential::Secret(Secret::new(secret)));
+        return Ok(Some(Credential::Secret(Secret::new(secret))));
     }
-    if let Some(secret) = env("AZURE_CLIENT_SECRET") {
-        return Ok(Credential::Secret(Secret::new(secret)));
-    }
-    Err(invalid(
-        "--certificate",
-        "no credential: pass --certificate (or AZURE_CLIENT_CERTIFICATE_PATH), --client-secret-file, or set AZURE_CLIENT_SECRET",
-    ))
+    Ok(env("AZURE_CLIENT_SECRET").map(|s| Credential::Secret(Secret::new(s))))
 }
 
 /// Graph and sign-in hosts take https only; plain http only for a local emulator.
@@ -505,6 +587,14 @@ pub(crate) fn emulator_config(
         token_redirect: args.token_redirect.clone(),
         keep_photos: true,
         seed: args.seed,
+        identity_header: args
+            .identity_header
+            .clone()
+            .or_else(|| env("M365_EMULATOR_IDENTITY_HEADER"))
+            .unwrap_or(defaults.identity_header),
+        user_assigned: args.user_assigned.clone(),
+        federated_issuer: args.federated_issuer.clone(),
+        federated_subject: args.federated_subject.clone(),
     })
 }
 
@@ -678,6 +768,119 @@ mod tests {
         assert!(matches!(c.graph.credential, Credential::Certificate { .. }));
         // A blank variable is no value at all (process_env filters them).
         assert_eq!(process_env("M365_PHOTOS_SURELY_UNSET_VARIABLE"), None);
+    }
+
+    fn credential_of(line: &str, vars: &[(&str, &str)]) -> Result<Credential, ConfigError> {
+        match with_env(line, vars)? {
+            Command::LockStatus(c) => Ok(c.graph.credential),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn auth_follows_the_azure_sdk_order_and_the_flag() {
+        let fed = ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token");
+        let app = [
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token"),
+            ("IDENTITY_HEADER", "h"),
+        ];
+        let ids = [("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "a")];
+        let all: Vec<(&str, &str)> = ids
+            .iter()
+            .chain(app.iter())
+            .chain([fed, ("AZURE_CLIENT_SECRET", "s")].iter())
+            .copied()
+            .collect();
+        // Environment first, then workload identity, then managed identity.
+        assert!(matches!(
+            credential_of("lock-status", &all).unwrap(),
+            Credential::Secret(_)
+        ));
+        let no_secret: Vec<_> = all
+            .iter()
+            .filter(|(k, _)| *k != "AZURE_CLIENT_SECRET")
+            .copied()
+            .collect();
+        assert!(matches!(
+            credential_of("lock-status", &no_secret).unwrap(),
+            Credential::WorkloadIdentity(FederatedToken { ref file }) if file == &PathBuf::from("/var/run/token")
+        ));
+        let only_app: Vec<_> = ids.iter().chain(app.iter()).copied().collect();
+        let Credential::ManagedIdentity(mi) = credential_of("lock-status", &only_app).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(mi.client_id.as_deref(), Some("a"));
+        assert!(
+            matches!(mi.endpoint, IdentityEndpoint::AppService { ref endpoint, .. } if endpoint.ends_with("/msi/token"))
+        );
+        // --auth overrides the order.
+        let Credential::ManagedIdentity(mi) =
+            credential_of("lock-status --auth managed-identity", &all).unwrap()
+        else {
+            panic!()
+        };
+        assert!(matches!(mi.endpoint, IdentityEndpoint::AppService { .. }));
+        assert!(matches!(
+            credential_of("lock-status --auth workload-identity", &all).unwrap(),
+            Credential::WorkloadIdentity(_)
+        ));
+        // IMDS needs neither tenant nor app, and its host can be moved (tests, pod identity).
+        let Command::LockStatus(c) = with_env("lock-status --auth managed-identity", &[]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.graph.client_id, "");
+        assert_eq!(c.graph.tenant, "managed-identity");
+        let Credential::ManagedIdentity(mi) = c.graph.credential else {
+            panic!()
+        };
+        assert_eq!(
+            mi.endpoint,
+            IdentityEndpoint::Imds {
+                host: IMDS_HOST.into()
+            }
+        );
+        let moved = credential_of(
+            "lock-status",
+            &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")],
+        )
+        .unwrap();
+        assert!(
+            matches!(moved, Credential::ManagedIdentity(ManagedIdentity { endpoint: IdentityEndpoint::Imds { ref host }, client_id: None }) if host == "http://127.0.0.1:9")
+        );
+        // A chosen method that is not configured is the --auth flag's error.
+        for (method, needs) in [
+            ("secret", "AZURE_CLIENT_SECRET"),
+            ("certificate", "AZURE_CLIENT_CERTIFICATE_PATH"),
+            ("workload-identity", "AZURE_FEDERATED_TOKEN_FILE"),
+        ] {
+            let e = credential_of(&format!("lock-status --auth {method}"), &ids).unwrap_err();
+            assert!(e.to_string().contains(needs), "{e}");
+            assert_eq!(flag_of(e), "--auth");
+        }
+        // Workload identity needs the tenant and the app.
+        assert_eq!(
+            flag_of(with_env("lock-status", &[fed]).unwrap_err()),
+            "--tenant"
+        );
+        // The identity header is a secret.
+        let dbg = format!("{:?}", credential_of("lock-status", &only_app).unwrap());
+        assert!(!dbg.contains("\"h\""), "{dbg}");
+        // The authority host of workload identity set-ups (AKS sets it) moves sign-in.
+        let Command::LockStatus(c) = with_env(
+            "lock-status",
+            &[
+                ids[0],
+                ids[1],
+                fed,
+                ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"),
+            ],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.graph.login_url, "https://login.microsoftonline.us");
     }
 
     #[test]

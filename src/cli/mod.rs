@@ -3,6 +3,7 @@
 
 mod args;
 mod convert;
+mod generate;
 
 use clap::Parser;
 
@@ -24,6 +25,9 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    if let args::Command::Generate(g) = &cli.command {
+        return generate::print(g.kind);
+    }
     init_logging(cli.verbose);
     let out = Output::detect(cli.quiet, cli.verbose > 0);
     let result = convert::command(&cli.command, &convert::process_env)

@@ -10,11 +10,11 @@ use crate::report::Report;
 use crate::tenant::backup::{BackupDir, MANIFEST};
 use crate::tenant::{run, users};
 
-pub(crate) fn run(c: &BackupConfig, _out: &Output) -> Result<Done, RunError> {
+pub(crate) fn run(c: &BackupConfig, out: &Output) -> Result<Done, RunError> {
     let dir = Arc::new(BackupDir::create(&c.out)?);
     let rt = session::runtime()?;
     let needs = [claims::LOOK_UP, claims::READ_PHOTOS];
-    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), &needs)?);
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), &needs, out)?);
     let rows = rt.block_on(async {
         let (targets, mut rows) = match &c.users {
             UserSource::All => (users::whole_tenant(tenant.as_ref()).await?, Vec::new()),

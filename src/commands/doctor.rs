@@ -133,6 +133,9 @@ fn credential_text(credential: &Credential, form: Option<AssertionForm>) -> Stri
             AssertionForm::Rs256.describe()
         ),
         (Credential::Certificate { .. }, None) => "certificate (not signed in)".into(),
+        (other @ (Credential::WorkloadIdentity(_) | Credential::ManagedIdentity(_)), _) => {
+            other.describe()
+        }
     }
 }
 

@@ -19,14 +19,14 @@ pub(crate) fn run_lock(c: &LockConfig, out: &Output) -> Result<i32, RunError> {
         None => Desired::Unlock,
     };
     let rt = session::runtime()?;
-    let tenant = session::connect(&rt, c.graph.clone(), &[claims::WRITE_SETTINGS])?;
+    let tenant = session::connect(&rt, c.graph.clone(), &[claims::WRITE_SETTINGS], out)?;
     Ok(rt.block_on(apply_with(&tenant, &desired, c.force, c.source_cloud, out))?)
 }
 
 /// `lock-status`.
 pub(crate) fn run_status(c: &LockStatusConfig, out: &Output) -> Result<i32, RunError> {
     let rt = session::runtime()?;
-    let tenant = session::connect(&rt, c.graph.clone(), &[claims::READ_SETTINGS])?;
+    let tenant = session::connect(&rt, c.graph.clone(), &[claims::READ_SETTINGS], out)?;
     let (settings, _) = rt.block_on(lock::read(&tenant)).map_err(RunError::failed)?;
     if c.json {
         let text = serde_json::to_string_pretty(&settings.to_json()).map_err(RunError::failed)?;

@@ -19,7 +19,7 @@ pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         &[claims::LOOK_UP, claims::READ_PHOTOS, claims::WRITE_PHOTOS]
     };
-    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs, out)?);
     let scopes = (tenant.scope(), tenant.legacy_scope());
     let (targets, mut rows) =
         rt.block_on(users::from_csv(tenant.as_ref(), &c.users, &c.user_column))?;

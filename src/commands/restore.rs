@@ -18,7 +18,7 @@ pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         &[claims::WRITE_PHOTOS]
     };
-    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs)?);
+    let tenant = Arc::new(session::connect(&rt, c.graph.clone(), needs, out)?);
     let scopes = (tenant.scope(), tenant.legacy_scope());
     let rows = rt.block_on(run::restore_all(tenant, &c.from, entries, c.dry_run));
     let mut report = Report::new(if c.dry_run {

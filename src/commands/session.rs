@@ -22,12 +22,20 @@ pub(crate) fn connect(
     rt: &tokio::runtime::Runtime,
     graph: GraphOptions,
     needs: &[Need],
+    out: &crate::output::Output,
 ) -> Result<GraphClient, RunError> {
     let client = client(graph)?;
     rt.block_on(client.check_sign_in())
         .map_err(|e| PreflightError::SignIn(e.detail()))?;
+    out.note(&signed_in(&client));
     rt.block_on(client.preflight(needs))?;
     Ok(client)
+}
+
+/// The note saying which sign-in was used: with several configured, an admin must be
+/// able to tell which one the run took.
+pub(crate) fn signed_in(client: &GraphClient) -> String {
+    format!("signed in with {}", client.sign_in_method())
 }
 
 /// Opens `--state` of a tenant command that changes photos, before any work (a run

@@ -79,6 +79,13 @@ pub struct EmulatorConfig {
     /// the same process turns it off, so the memory it measures is the uploader's.
     pub keep_photos: bool,
     pub seed: u64,
+    /// The `X-IDENTITY-HEADER` the App Service style managed identity endpoint wants.
+    pub identity_header: String,
+    /// Client ids of the user-assigned identities attached to the "host".
+    pub user_assigned: Vec<String>,
+    /// The issuer and subject the app's federated credential names (`None`: any).
+    pub federated_issuer: Option<String>,
+    pub federated_subject: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -110,6 +117,10 @@ impl Default for EmulatorConfig {
             token_redirect: None,
             keep_photos: true,
             seed: 42,
+            identity_header: super::identity::DEFAULT_IDENTITY_HEADER.into(),
+            user_assigned: Vec::new(),
+            federated_issuer: None,
+            federated_subject: None,
         }
     }
 }

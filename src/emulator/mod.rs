@@ -5,6 +5,7 @@
 mod config;
 mod consent;
 mod foreign;
+mod identity;
 mod limits;
 mod odata;
 mod replies;
@@ -26,6 +27,7 @@ pub use config::{
     ALL_ROLES, DEFAULT_SECRET, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, NextLinkMode,
     PhotoSource, RetryAfterHeader, Roles, SettingsWrap, UserFault,
 };
+pub use identity::{DEFAULT_IDENTITY_HEADER, SYSTEM_IDENTITY};
 use replies::graph_error;
 pub use server::{Emu, Stats};
 pub use tenant::{EmulatorUser, Mailbox, PhotoFault, TenantCsvError};
@@ -174,6 +176,12 @@ async fn handle(
     }
     if method == Method::POST && path.ends_with("/oauth2/v2.0/token") {
         return emu.token(&path, &body);
+    }
+    if method == Method::GET && path == "/msi/token" {
+        return emu.managed_identity(identity::Style::AppService, &query, &headers);
+    }
+    if method == Method::GET && path == "/metadata/identity/oauth2/token" {
+        return emu.managed_identity(identity::Style::Imds, &query, &headers);
     }
     let (version, rest) = if let Some(r) = path.strip_prefix("/v1.0/") {
         ("v1.0", r)

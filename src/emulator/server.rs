@@ -71,6 +71,14 @@ pub struct Stats {
     pub foreign_requests: u64,
     pub foreign_bearer: u64,
     pub foreign_secret: u64,
+    /// Tokens from the managed identity endpoints, and requests they refused.
+    pub identity_tokens: u64,
+    pub identity_refused: u64,
+    /// The `client_id`s managed identity tokens were asked for ("" = system-assigned).
+    pub identity_client_ids: Vec<String>,
+    /// Tokens issued for federated assertions, and how many different assertions.
+    pub federated_tokens: u64,
+    pub federated_assertions: u64,
 }
 
 pub(super) struct Inner {
@@ -88,6 +96,8 @@ pub(super) struct Inner {
     pub first_write: Option<Instant>,
     pub last_write: Option<Instant>,
     pub settings: serde_json::Value,
+    /// SHA-256 of every federated assertion accepted.
+    pub seen_assertions: std::collections::HashSet<[u8; 32]>,
 }
 
 pub struct Emu {
@@ -175,6 +185,7 @@ impl Emu {
             first_write: None,
             last_write: None,
             settings,
+            seen_assertions: Default::default(),
         };
         let deny = config.deny_photo_writes;
         Ok(Emu {

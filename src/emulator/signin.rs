@@ -1,4 +1,4 @@
-//! Sign-in: the token endpoint (client secret or certificate assertion), the access
+//! Sign-in: the token endpoint (client secret, certificate or federated assertion), the access
 //! tokens it issues (JWTs with `roles`, `tid`, `aud`, `appid`), and the bearer check.
 
 use std::collections::HashMap;
@@ -32,6 +32,9 @@ impl Emu {
         let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
         if let Some(refused) = self.refuse_sign_in(path, &form) {
             return refused;
+        }
+        if super::identity::federated_claims(get("client_assertion"), get("client_id")).is_some() {
+            self.count_federated(get("client_assertion"));
         }
         let audience = get("scope").trim_end_matches("/.default").to_string();
         let token = self.access_token(get("client_id"), &audience);
@@ -82,6 +85,11 @@ impl Emu {
             ));
         }
         if !get("client_assertion").is_empty() {
+            if let Some(claims) =
+                super::identity::federated_claims(get("client_assertion"), get("client_id"))
+            {
+                return self.check_federated(&claims).err();
+            }
             let aud = format!("http://{}{}", self.addr, path);
             return check_assertion(get("client_assertion"), get("client_id"), &aud)
                 .err()
@@ -106,7 +114,7 @@ impl Emu {
 
     /// A JWT shaped like Entra ID's app-only tokens. Its signature is a keyed hash, not
     /// RSA: clients read the claims, only the emulator checks the token (by lookup).
-    fn access_token(&self, client_id: &str, audience: &str) -> String {
+    pub(super) fn access_token(&self, client_id: &str, audience: &str) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

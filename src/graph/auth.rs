@@ -1,5 +1,6 @@
-//! App-only sign-in (client credentials) with a client secret or a certificate's signed
-//! assertion; caches the access token and renews it before it runs out.
+//! App-only sign-in (client credentials) with a client secret, a certificate's signed
+//! assertion, a federated token or a managed identity (`identity`); caches the access
+//! token and renews it before it runs out.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use super::identity::{self, FederatedToken, ManagedIdentity};
 use super::{GraphError, http};
 use crate::util::signals::Stop;
 
@@ -25,6 +27,14 @@ impl Secret {
     }
 }
 
+// So that configs holding one can be compared in tests; never printed.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+impl Eq for Secret {}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
@@ -40,6 +50,24 @@ pub enum Credential {
         path: PathBuf,
         password: Option<Secret>,
     },
+    /// Workload identity federation (`AZURE_FEDERATED_TOKEN_FILE`).
+    WorkloadIdentity(FederatedToken),
+    ManagedIdentity(ManagedIdentity),
+}
+
+impl Credential {
+    /// Which sign-in this is, for the run's note and logs (never the secret itself).
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Secret(_) => "client secret".into(),
+            Credential::Certificate { path, .. } => format!("certificate {}", path.display()),
+            Credential::WorkloadIdentity(f) => format!(
+                "workload identity federation (token file {})",
+                f.file.display()
+            ),
+            Credential::ManagedIdentity(mi) => mi.describe(),
+        }
+    }
 }
 
 /// A certificate ready to sign assertions.
@@ -251,6 +279,15 @@ pub fn explain_error_code(code: u64) -> Option<&'static str> {
         1002012 => {
             "invalid scope: the token's resource must be a Graph host ending in /.default (check --cloud)"
         }
+        70021 | 700211 => {
+            "no federated credential on the app matches the token's issuer: add one for this issuer (and subject) under Certificates & secrets > Federated credentials"
+        }
+        700212 => {
+            "the federated token's audience is not the app's federated credential audience (api://AzureADTokenExchange unless changed)"
+        }
+        700213 => {
+            "no federated credential on the app matches the token's subject: the credential must name exactly this subject (e.g. repo:ORG/REPO:ref:refs/heads/main, or the Kubernetes service account)"
+        }
         _ => return None,
     })
 }
@@ -302,7 +339,7 @@ fn refused_text(status: u16, err: &TokenError) -> String {
     s.push(')');
     if explained.is_empty() {
         s.push_str(
-            ": check --tenant, --client-id and the secret or certificate registered on the app",
+            ": check --tenant, --client-id and the secret, certificate or federated credential registered on the app",
         );
     } else {
         s.push_str(&format!(": {}", explained.join("; ")));
@@ -321,14 +358,21 @@ enum Refusal {
     Certificate(String),
 }
 
+/// What a sign-in sends, ready to use.
+enum Method {
+    Secret(Secret),
+    Certificate(Signer),
+    Federated(FederatedToken),
+    Managed(ManagedIdentity),
+}
+
 /// Gets and caches app-only access tokens.
 pub struct TokenProvider {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
     scope: String,
-    secret: Option<Secret>,
-    signer: Option<Signer>,
+    method: Method,
     cached: Mutex<Option<(Secret, Instant)>>,
     /// The assertion form that last worked (certificate sign-in only).
     form: std::sync::Mutex<Option<AssertionForm>>,
@@ -358,19 +402,20 @@ impl TokenProvider {
         credential: &Credential,
         stop: Stop,
     ) -> Result<TokenProvider, String> {
-        let (secret, signer) = match credential {
-            Credential::Secret(s) => (Some(s.clone()), None),
+        let method = match credential {
+            Credential::Secret(s) => Method::Secret(s.clone()),
             Credential::Certificate { path, password } => {
-                (None, Some(Signer::load(path, password.as_ref())?))
+                Method::Certificate(Signer::load(path, password.as_ref())?)
             }
+            Credential::WorkloadIdentity(f) => Method::Federated(f.clone()),
+            Credential::ManagedIdentity(mi) => Method::Managed(mi.clone()),
         };
         Ok(TokenProvider {
             http,
             token_url,
             client_id,
             scope,
-            secret,
-            signer,
+            method,
             cached: Mutex::new(None),
             form: std::sync::Mutex::new(None),
             skew: std::sync::Mutex::new(None),
@@ -433,6 +478,9 @@ impl TokenProvider {
     /// Signs in; a certificate assertion refused with AADSTS700027 is retried once in
     /// the older RS256 + `x5t` form, with a fresh assertion.
     async fn sign_in(&self) -> Result<(Secret, Duration), GraphError> {
+        if let Method::Managed(mi) = &self.method {
+            return self.managed_sign_in(mi).await.map_err(GraphError::auth);
+        }
         match self.try_sign_in(AssertionForm::Ps256).await {
             Ok(t) => {
                 self.remember(AssertionForm::Ps256);
@@ -458,7 +506,7 @@ impl TokenProvider {
     }
 
     fn remember(&self, form: AssertionForm) {
-        if self.signer.is_some()
+        if matches!(self.method, Method::Certificate(_))
             && let Ok(mut f) = self.form.lock()
         {
             *f = Some(form);
@@ -479,17 +527,29 @@ impl TokenProvider {
             ("scope", self.scope.clone()),
             ("grant_type", "client_credentials".into()),
         ];
-        if let Some(signer) = &self.signer {
-            let assertion = signer
-                .assertion(&self.client_id, &self.token_url, form_kind)
-                .map_err(Refusal::Final)?;
+        let assertion = match &self.method {
+            Method::Certificate(signer) => Some(
+                signer
+                    .assertion(&self.client_id, &self.token_url, form_kind)
+                    .map_err(Refusal::Final)?,
+            ),
+            Method::Federated(f) => Some(f.assertion().map_err(Refusal::Final)?.expose().into()),
+            Method::Secret(secret) => {
+                form.push(("client_secret", secret.expose().to_string()));
+                None
+            }
+            Method::Managed(_) => {
+                return Err(Refusal::Final(
+                    "internal: a managed identity has no token form".into(),
+                ));
+            }
+        };
+        if let Some(assertion) = assertion {
             form.push((
                 "client_assertion_type",
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
             ));
             form.push(("client_assertion", assertion));
-        } else if let Some(secret) = &self.secret {
-            form.push(("client_secret", secret.expose().to_string()));
         }
         let mut last = String::new();
         let mut wait = Duration::ZERO;
@@ -566,7 +626,7 @@ impl TokenProvider {
             }
             let err: TokenError = serde_json::from_slice(&body).unwrap_or_default();
             let text = refused_text(status.as_u16(), &err);
-            if self.signer.is_some()
+            if matches!(self.method, Method::Certificate(_))
                 && form_kind == AssertionForm::Ps256
                 && codes_of(&err).contains(&700027)
             {
@@ -575,6 +635,33 @@ impl TokenProvider {
             return Err(Refusal::Final(text));
         }
         Err(Refusal::Final(last))
+    }
+}
+
+impl TokenProvider {
+    /// Managed identity: a GET to the host's endpoint, retried as Azure's SDKs do while
+    /// the endpoint starts (404/410), throttles (429) or fails (5xx).
+    async fn managed_sign_in(&self, mi: &ManagedIdentity) -> Result<(Secret, Duration), String> {
+        let resource = self.scope.trim_end_matches("/.default");
+        let mut last = String::new();
+        for attempt in 0..4u32 {
+            match identity::managed_token(&self.http, mi, resource).await {
+                Ok(t) => return Ok(t),
+                Err(identity::Failure::Final(m)) => return Err(m),
+                Err(identity::Failure::Transient(m, wait)) => {
+                    last = m;
+                    if attempt < 3 {
+                        let backoff = Duration::from_millis(500 * 2u64.pow(attempt + 1));
+                        self.pause(wait.unwrap_or(backoff))
+                            .await
+                            .map_err(|r| match r {
+                                Refusal::Final(m) | Refusal::Certificate(m) => m,
+                            })?;
+                    }
+                }
+            }
+        }
+        Err(last)
     }
 }
 

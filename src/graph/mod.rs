@@ -7,6 +7,7 @@ pub mod auth;
 pub mod claims;
 pub mod codes;
 pub mod http;
+pub mod identity;
 pub mod throttle;
 
 use std::collections::{HashMap, HashSet};
@@ -679,7 +680,14 @@ impl GraphClient {
     /// Signs in once, so that bad credentials stop a run before any work. Later calls
     /// reuse the token (no second sign-in for `--lock` or the backup hook).
     pub async fn check_sign_in(&self) -> Result<(), GraphError> {
-        self.inner.auth.token().await.map(|_| ())
+        self.inner.auth.token().await?;
+        tracing::info!(method = %self.sign_in_method(), "signed in");
+        Ok(())
+    }
+
+    /// Which sign-in this client uses (`client secret`, `managed identity (...)`, ...).
+    pub fn sign_in_method(&self) -> String {
+        self.inner.opts.credential.describe()
     }
 
     /// The current access token's claims, for a preflight of permissions.
@@ -716,8 +724,16 @@ impl GraphClient {
             "signed in"
         );
         let opts = &self.inner.opts;
-        claims::check(&granted, needs, &opts.login_url, &opts.tenant)
-            .map_err(PreflightError::Permissions)
+        claims::check(&granted, needs, &opts.login_url, &opts.tenant).map_err(|e| {
+            // A managed identity has no consent page: its permissions are granted by
+            // app role assignment, which the consent URL would not tell an admin.
+            PreflightError::Permissions(match &opts.credential {
+                Credential::ManagedIdentity(_) => format!(
+                    "{e}. A managed identity gets Graph application permissions from an admin with Microsoft Graph PowerShell (New-MgServicePrincipalAppRoleAssignment; see the README, \"Unattended sign-in\")"
+                ),
+                _ => e,
+            })
+        })
     }
 
     /// `GET /users?$filter=<property> in (...)` for one chunk of values.

@@ -55,3 +55,29 @@ fn bad_flag_values_are_usage_errors() {
         assert!(run.stderr().contains(flag), "{flag}: {}", run.stderr());
     }
 }
+
+/// What packagers ship: the man page and every completion script, from the real binary.
+#[test]
+fn generate_man_page_and_completions() {
+    for kind in [
+        "man",
+        "complete-bash",
+        "complete-zsh",
+        "complete-fish",
+        "complete-powershell",
+    ] {
+        let run = Cmd::new(&["generate", kind]).run().expect_code(0);
+        // roff escapes every hyphen (`\-\-auth`).
+        let text = run.stdout().replace('\\', "");
+        assert!(text.contains("upload"), "{kind}: {text}");
+        assert!(text.contains("--auth"), "{kind} lacks the upload flags");
+    }
+    let man = Cmd::new(&["generate", "man"]).run().stdout();
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH"),
+        "not roff: {man}"
+    );
+    // Hidden from users' help: it is for packagers.
+    let help = Cmd::new(&["--help"]).run().expect_code(0).stdout();
+    assert!(!help.contains("generate"), "{help}");
+}

@@ -9,10 +9,10 @@ use base64::Engine;
 use crate::util::{Cmd, Emulator, SECRET, tempdir};
 
 /// One HTTP answer.
-struct Http {
-    status: u16,
+pub(crate) struct Http {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Http {
@@ -22,7 +22,7 @@ impl Http {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
@@ -39,7 +39,7 @@ impl Http {
 }
 
 /// A plain HTTP/1.1 request (no client library between the test and the server).
-fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Http {
+pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Http {
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest
         .split_once('/')

@@ -19,6 +19,7 @@ mod hardening;
 #[cfg(feature = "heic")]
 mod heic;
 mod hostile;
+mod identity;
 mod preflight;
 mod process;
 mod settings;

@@ -185,6 +185,7 @@ async fn start(
         .check_sign_in()
         .await
         .map_err(|e| PreflightError::SignIn(e.detail()))?;
+    out.note(&format!("signed in with {}", client.sign_in_method()));
     client.preflight(&needs(upload)).await?;
     let (prepared, known) = match (csv, opts.directory) {
         (Some(p), _) => (p, None),
