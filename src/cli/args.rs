@@ -259,6 +259,9 @@ pub struct EmulatorArgs {
     /// (GET /_emulator/allow-photo-writes lifts it).
     #[arg(long)]
     pub deny_photo_writes: bool,
+    /// Every photo write answers 401 InvalidAuthenticationToken, even with a fresh token.
+    #[arg(long)]
+    pub reject_write_tokens: bool,
     /// GET photo/$value for this user answers 200 with an HTML page (repeatable).
     #[arg(long, value_name = "USER")]
     pub junk_photo: Vec<String>,

@@ -583,6 +583,7 @@ pub(crate) fn emulator_config(
         delete_no_content: args.delete_status == 204,
         photo_faults,
         deny_photo_writes: args.deny_photo_writes,
+        reject_write_tokens: args.reject_write_tokens,
         next_link: args.next_link,
         token_redirect: args.token_redirect.clone(),
         keep_photos: true,

@@ -71,6 +71,9 @@ pub struct EmulatorConfig {
     /// removed or never applied to the photo service; `/_emulator/allow-photo-writes`
     /// lifts it (the admin "fixed" it).
     pub deny_photo_writes: bool,
+    /// Every photo write answers 401 InvalidAuthenticationToken, however fresh the token
+    /// (a photo service that does not accept the app's tokens).
+    pub reject_write_tokens: bool,
     pub next_link: NextLinkMode,
     /// The token endpoint answers `307` to this URL (`foreign` = the emulator's second
     /// listener, which counts what it is sent).
@@ -113,6 +116,7 @@ impl Default for EmulatorConfig {
             delete_no_content: false,
             photo_faults: Vec::new(),
             deny_photo_writes: false,
+            reject_write_tokens: false,
             next_link: NextLinkMode::Normal,
             token_redirect: None,
             keep_photos: true,

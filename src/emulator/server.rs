@@ -307,6 +307,15 @@ impl Emu {
                         "Authorization_RequestDenied",
                         "Insufficient privileges to complete the operation.",
                     )
+                } else if self.config.reject_write_tokens
+                    && method.as_str() == "PUT"
+                    && matches!(parts.as_slice(), ["users", _, "photo", "$value"])
+                {
+                    super::replies::graph_error(
+                        StatusCode::UNAUTHORIZED,
+                        "InvalidAuthenticationToken",
+                        "Access token validation failure. Invalid audience.",
+                    )
                 } else {
                     self.route(version, method, &parts, query, headers, body)
                         .await

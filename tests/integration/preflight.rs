@@ -248,3 +248,33 @@ fn a_tenant_domain_and_its_guid_share_one_history() {
         .collect();
     assert_eq!(scopes, [format!("{guid} @ {}", emu.url)]);
 }
+
+#[test]
+fn writes_refused_as_unauthorised_even_with_fresh_tokens_stop_the_run() {
+    let dir = tempdir();
+    let n = 40;
+    let (photos, staff, tenant) = photo_batch(dir.path(), n, &[]);
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap(), "--reject-write-tokens"]);
+    let report = dir.path().join("report.csv");
+    let args = ["--no-backup", "--crop", "centre", "--concurrency", "2"];
+    let run = upload_cmd(&emu, &photos, &staff, &report, &args)
+        .run()
+        .expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("stopped:") && err.contains("401"), "{err}");
+    let stats = emu.admin_json("/_emulator/stats");
+    let refused = stats["by_status"]["401"].as_u64().unwrap_or(0);
+    assert!(
+        refused < 2 * n as u64 - 20,
+        "far fewer than every user's writes: {stats}"
+    );
+    assert!(
+        stats["tokens_issued"].as_u64().unwrap() >= 2,
+        "the token was renewed: {stats}"
+    );
+    let rows = read_csv_report(&report);
+    assert!(
+        rows.iter().filter(|r| r["status"] == "pending").count() >= 20,
+        "{rows:?}"
+    );
+}
