@@ -12,6 +12,25 @@ use crate::emulator::{self, EmulatorConfig, EmulatorUser};
 use crate::graph::{Credential, GraphOptions, Secret};
 use crate::output::Output;
 
+/// Graph options that sign in to an in-process emulator at `url`.
+pub(super) fn emulator_graph(url: &str, tenant: &str, app: &str) -> GraphOptions {
+    GraphOptions {
+        tenant: tenant.into(),
+        client_id: app.into(),
+        credential: Credential::Secret(Secret::new(emulator::DEFAULT_SECRET)),
+        graph_url: url.into(),
+        login_url: url.into(),
+        ..GraphOptions::default()
+    }
+}
+
+/// A fresh emulator knows no photos: its state database starts afresh too.
+pub(super) fn fresh_state(state: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
+    }
+}
+
 pub(crate) fn run(c: &DemoConfig, out: &Output) -> Result<i32, RunError> {
     let (samples, out_dir) = (c.samples.as_path(), c.out.as_path());
     let tenant_users = samples.join("tenant-users.csv");
@@ -54,19 +73,9 @@ pub(crate) fn run(c: &DemoConfig, out: &Output) -> Result<i32, RunError> {
         html: Some(out_dir.join("report.html")),
         ..Options::default()
     };
-    let graph = GraphOptions {
-        tenant: "contoso-demo".into(),
-        client_id: "m365-photos-demo".into(),
-        credential: Credential::Secret(Secret::new(emulator::DEFAULT_SECRET)),
-        graph_url: emu.url(),
-        login_url: emu.url(),
-        ..GraphOptions::default()
-    };
-    // A fresh emulator knows no photos: start the state afresh too.
+    let graph = emulator_graph(&emu.url(), "contoso-demo", "m365-photos-demo");
     let state = out_dir.join("state.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
-    }
+    fresh_state(&state);
     let upload = UploadOptions {
         state: Some(state.clone()),
         ..UploadOptions::default()

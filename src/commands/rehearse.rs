@@ -12,7 +12,6 @@ use super::RunError;
 use super::finish::{Done, Exports, finish};
 use crate::config::{MatchOptions, Options, Rehearsal, UploadConfig, UploadOptions};
 use crate::emulator::{self, EmulatorConfig, EmulatorUser};
-use crate::graph::{Credential, GraphOptions, Secret};
 use crate::output::Output;
 
 pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, RunError> {
@@ -44,9 +43,7 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
         r.write_latency.as_millis()
     ));
     let state = dir.join("state.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
-    }
+    super::demo::fresh_state(&state);
     let opts = Options {
         photos,
         users: users_csv,
@@ -59,14 +56,11 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
         ..Options::default()
     };
     let config = UploadConfig {
-        graph: GraphOptions {
-            tenant: "contoso-rehearsal".into(),
-            client_id: "m365-photos-rehearsal".into(),
-            credential: Credential::Secret(Secret::new(emulator::DEFAULT_SECRET)),
-            graph_url: emu.url(),
-            login_url: emu.url(),
-            ..GraphOptions::default()
-        },
+        graph: super::demo::emulator_graph(
+            &emu.url(),
+            "contoso-rehearsal",
+            "m365-photos-rehearsal",
+        ),
         upload: UploadOptions {
             state: Some(state.clone()),
             ..UploadOptions::default()
@@ -80,6 +74,7 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
     let stats = emu.stats();
     emu.shutdown();
     let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
+    let (sheet_bytes, sheet_files, sheet_largest) = sheet_sizes(&dir);
     out.result(&format!(
         "figures: {} users in {:.0} s; {:.1} photo writes/s sustained (the emulator allows 50 requests/s); {} throttled (429) of {} requests, {} inside a Retry-After window",
         r.users,
@@ -94,9 +89,9 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
         peak_memory().map_or("unknown on this system".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0)),
         mb(size_of(&state)),
         mb(size_of(&dir.join("report.csv"))),
-        mb(sheet_sizes(&dir).0),
-        sheet_sizes(&dir).1,
-        mb(sheet_sizes(&dir).2),
+        mb(sheet_bytes),
+        sheet_files,
+        mb(sheet_largest),
     ));
     Ok(code)
 }
