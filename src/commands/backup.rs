@@ -26,7 +26,7 @@ pub(crate) fn run(c: &BackupConfig, out: &Output) -> Result<Done, RunError> {
         Ok::<_, users::TargetsError>(rows)
     })?;
     let mut report = Report::new("backup");
-    report.rows = rows;
+    report.extend(rows);
     let mut done = Done::new(report);
     done.before.push(format!(
         "backup folder: {} (manifest: {})",

@@ -133,11 +133,12 @@ pub(crate) fn after_upload(
     let why_not = if dry_run {
         Some("dry run: photo changes would be locked after a clean upload".to_string())
     } else if report.worst() == Severity::Failure {
-        let bad = report
-            .rows
+        let bad: usize = report
+            .counts()
             .iter()
-            .filter(|r| r.status().severity() == Severity::Failure)
-            .count();
+            .filter(|(s, _)| s.severity() == Severity::Failure)
+            .map(|(_, n)| n)
+            .sum();
         Some(format!(
             "photo changes NOT locked: {bad} item(s) did not upload cleanly (see the report); fix them, then run `m365-photos lock`"
         ))
@@ -146,7 +147,7 @@ pub(crate) fn after_upload(
     };
     if let Some(why) = why_not {
         out.result(&why);
-        report.rows.push(Row {
+        report.push(Row {
             status: Some(Status::Skipped),
             detail: why,
             ..Row::default()
@@ -162,7 +163,7 @@ pub(crate) fn after_upload(
         out,
     )) {
         Ok(code) if code != exit::OK => {
-            report.rows.push(Row {
+            report.push(Row {
                 status: Some(Status::Failed),
                 detail: "photos uploaded, but photo changes were not locked (the tenant's photo source is onPremises, or the setting did not read back as asked): see `m365-photos lock-status`".into(),
                 ..Row::default()
@@ -173,7 +174,7 @@ pub(crate) fn after_upload(
         Err(e) => {
             let why = format!("photos uploaded, but locking failed: {e:#}");
             out.error(&why);
-            report.rows.push(Row {
+            report.push(Row {
                 status: Some(Status::Failed),
                 detail: why,
                 ..Row::default()

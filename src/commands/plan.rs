@@ -25,7 +25,7 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
     });
     bar.finish_and_clear();
     let mut report = Report::new("plan");
-    report.rows = checked;
-    report.rows.extend(prepared.rows);
+    report.extend(checked);
+    report.extend(prepared.rows);
     Ok(Done::new(report))
 }

@@ -6,7 +6,7 @@ use super::{Done, RunError};
 use crate::config::{ConfigError, Options};
 use crate::output::Output;
 use crate::pipeline::{guard, make, prepare};
-use crate::report::{Report, Row};
+use crate::report::{Place, Report};
 
 pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
     let out_dir = opts.out.clone().ok_or(ConfigError::Invalid {
@@ -27,25 +27,29 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
         .map(|m| m.user.user.as_str())
         .collect();
     let names = crate::util::names::unique_photo_names(&users);
-    // Each worker holds one decoded photo at a time and keeps only its small row, so
-    // memory does not grow with the batch.
-    let rows: Vec<Row> = pool.install(|| {
+    // Each worker holds one decoded photo at a time and hands its row straight to the
+    // report's spool, so memory does not grow with the batch.
+    let report = std::sync::Mutex::new(Report::new("process"));
+    pool.install(|| {
         prepared
             .matched
             .par_iter()
             .zip(names.par_iter())
-            .map(|(m, name)| {
+            .enumerate()
+            .for_each(|(i, (m, name))| {
                 let row = make::to_folder(m, name, &opts.image, &out_dir, opts.html.is_some());
                 bar.inc(1);
-                row
-            })
-            .collect()
+                lock(&report).push_at(Place::Body(i as u64), row);
+            });
     });
     bar.finish_and_clear();
-    let mut report = Report::new("process");
-    report.rows = rows;
-    report.rows.extend(prepared.rows);
+    let mut report = report.into_inner().unwrap_or_else(|e| e.into_inner());
+    report.extend(prepared.rows);
     let mut done = Done::new(report);
     done.after.push(format!("photos: {}", out_dir.display()));
     Ok(done)
+}
+
+fn lock(report: &std::sync::Mutex<Report>) -> std::sync::MutexGuard<'_, Report> {
+    report.lock().unwrap_or_else(|e| e.into_inner())
 }

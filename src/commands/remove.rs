@@ -38,7 +38,7 @@ pub(crate) fn run(c: &RemoveConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         "remove"
     });
-    report.rows = rows;
+    report.extend(rows);
     session::record_state(db, "remove", &scopes, &report, c.dry_run, out);
     let mut done = Done::new(report);
     if let Some(dir) = &dir {

@@ -26,7 +26,7 @@ pub(crate) fn run(c: &RestoreConfig, out: &Output) -> Result<Done, RunError> {
     } else {
         "restore"
     });
-    report.rows = rows;
+    report.extend(rows);
     session::record_state(db, "restore", &scopes, &report, c.dry_run, out);
     Ok(Done::new(report))
 }

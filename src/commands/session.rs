@@ -70,12 +70,12 @@ pub(crate) fn record_state(
             let recorded = db
                 .adopt_scope(legacy, scope)
                 .map_err(|e| e.to_string())
-                .and_then(|_| db.record_run(command, scope, &report.rows, &changed));
+                .and_then(|_| db.record_run(command, scope, report, &changed));
             if let Err(e) = recorded {
                 out.error(&format!("state database {}: {e}", path.display()));
             }
         }
-        None if !dry_run && report.rows.iter().any(|r| changed.contains(&r.status())) => {
+        None if !dry_run && changed.iter().any(|s| report.count(*s) > 0) => {
             out.note("note: no --state given, so a later `upload` with an unchanged photo may skip these users; use `upload --force` for them, or pass --state next time");
         }
         None => {}

@@ -68,7 +68,7 @@ pub(crate) fn run(c: &StatusConfig, _out: &Output) -> Result<Done, RunError> {
     }
     let mut report = Report::new(&format!("{} (run #{})", chosen.command, chosen.id));
     // Failed and pending rows make the exit code 1 (an unknown status reads as failed).
-    report.rows = items.iter().map(row_of).collect();
+    report.extend(items.iter().map(row_of));
     Ok(quiet_done(report, lines))
 }
 

@@ -63,6 +63,10 @@ pub struct Stats {
     pub next_links: u64,
     /// Filtered user look-ups (`$filter=... in (...)`) answered.
     pub lookups: u64,
+    /// Pages of the whole directory (`GET /users` without a filter) answered.
+    pub list_pages: u64,
+    /// `GET /users/$count` answered.
+    pub counts: u64,
     /// Of those, the ones answered before the first successful photo write: far fewer
     /// than all of them when look-ups run alongside the uploads.
     pub lookups_before_first_write: u64,

@@ -13,9 +13,10 @@
 //!   rate that drew it. After that it holds for a while (30 s, doubling while 429s keep
 //!   coming at the same rate) and then probes upward, slowly at first and faster the longer
 //!   nothing is refused (the probing shape of CUBIC and of the AWS SDKs' adaptive retry).
-//! - A 429 from a concurrency cap: refused twice at the same number in flight (more than
-//!   ever succeeded). The window then stays one below it, and probes one higher after a
-//!   hold that doubles each time the probe is refused.
+//! - A 429 at more in flight than ever went through may be a concurrency cap: the window
+//!   then also stays one below it (a cap never refuses below that; a rate limit does, and
+//!   the guess is dropped), and probes one higher after a hold that doubles each time the
+//!   probe is refused. The window needs headroom (`WINDOW_SLACK`) for stalled requests.
 //! - Rising latency (TCP Vegas, Netflix's Gradient2, Envoy's adaptive concurrency): per
 //!   kind of request, the median of the last answers against a slowly rising minimum; when
 //!   the median passes twice the baseline (+50 ms) the rate drops to 90% of what the server
@@ -45,7 +46,7 @@ const BUCKET_SECONDS: f64 = 1.0;
 const FIRST_LATENCY: f64 = 0.5;
 /// Window headroom over rate x latency: answers vary, and a stalled request keeps its place.
 const WINDOW_GAIN: f64 = 1.5;
-const WINDOW_SLACK: usize = 4;
+const WINDOW_SLACK: usize = 8;
 /// Sends remembered for the rate fit.
 const LOG_MAX: usize = 8192;
 /// Answers per kind whose median is the current latency.
@@ -101,16 +102,14 @@ pub struct Controller {
     hold_until: f64,
     /// Send rate when the last rate-429 came, to tell a repeat from a new level.
     last_fail: Option<f64>,
-    /// Rate before the last cut, restored when that 429 turns out to be a concurrency cap.
-    rate_before_cut: f64,
     /// Learned concurrency cap (`ceiling` until one is seen).
     cap: usize,
     cap_hold: f64,
     cap_probe_at: Option<f64>,
+    /// The window is one above the learned cap, to see whether the server allows more.
+    probing: bool,
     /// Most in flight the server ever accepted.
     most_accepted: usize,
-    /// In flight at the last 429.
-    last_refused_at: Option<usize>,
     /// Sends since the last Retry-After window ended, for the rate fit.
     log: VecDeque<f64>,
     log_start: f64,
@@ -146,12 +145,11 @@ impl Controller {
             hold: HOLD,
             hold_until: 0.0,
             last_fail: None,
-            rate_before_cut: rate,
+            probing: false,
             cap: ceiling.max(1),
             cap_hold: HOLD / 2.0,
             cap_probe_at: None,
             most_accepted: 0,
-            last_refused_at: None,
             log: VecDeque::new(),
             log_start: 0.0,
             log_tokens: BUCKET_SECONDS,
@@ -240,6 +238,7 @@ impl Controller {
             && self.window() >= self.cap
         {
             self.cap += 1;
+            self.probing = true;
             self.cap_probe_at = None;
         }
         let calm = self
@@ -288,13 +287,11 @@ impl Controller {
         while self.answers.front().is_some_and(|&t| t < now - 1.0) {
             self.answers.pop_front();
         }
-        if in_flight > self.most_accepted {
-            self.most_accepted = in_flight;
-            if in_flight >= self.cap && self.cap < self.ceiling {
-                // A probe above the cap went through: try the next one soon.
-                self.cap = in_flight;
-                self.cap_probe_at = Some(now + 2.0 * self.round_len());
-            }
+        self.most_accepted = self.most_accepted.max(in_flight);
+        if self.probing && in_flight >= self.cap {
+            // The probe one above the cap went through: keep it, try the next one soon.
+            self.probing = false;
+            self.cap_probe_at = Some(now + 2.0 * self.round_len());
         }
         self.mean_latency = Some(match self.mean_latency {
             None => latency,
@@ -347,48 +344,63 @@ impl Controller {
             return;
         }
         self.last_cut = now;
-        let sent_last_second = self
+        self.startup = false;
+        if self.cap < self.ceiling && self.probing && in_flight >= self.cap {
+            // A probe one above the cap was refused: back, and wait longer for the next.
+            self.cap = (self.cap - 1).max(1);
+            self.probing = false;
+            self.cap_hold = (self.cap_hold * 2.0).min(MAX_HOLD);
+            self.cap_probe_at = Some(now + self.cap_hold);
+            return;
+        }
+        if self.cap >= self.ceiling && in_flight > self.most_accepted {
+            // Refused at more in flight than ever went through: a concurrency cap, or a
+            // rate limit met while growing. The cap is the cheaper guess to test: the
+            // window stays one below and the rate is kept. Under a cap nothing is refused
+            // any more (the client never counts fewer in flight than the server); a rate
+            // limit refuses again below it, and is then cut as one.
+            if self.most_accepted == 0 {
+                // Nothing answered yet: no send rate to fit, only a burst that ran out.
+                self.rate = self.cap_rate(self.rate.min(self.sent_last_second(now)));
+            } else {
+                self.cut_rate(now);
+            }
+            self.cap = in_flight.saturating_sub(1).max(1);
+            self.probing = false;
+            self.cap_probe_at = Some(now + self.cap_hold);
+            tracing::info!(
+                cap = self.cap,
+                "Graph refused more in flight than ever: window capped"
+            );
+            return;
+        }
+        // Refused within what a cap would allow: a rate limit (any cap guess was wrong).
+        self.cap = self.ceiling;
+        self.probing = false;
+        self.cut_rate(now);
+    }
+
+    fn cut_rate(&mut self, now: f64) {
+        let fail_rate = self.sent_last_second(now);
+        let fit = self.fit(fail_rate);
+        self.rate = self.cap_rate((0.97 * fit).clamp(0.5 * fail_rate, 0.95 * fail_rate));
+        if self.last_fail.is_some_and(|f| fail_rate < f * 1.15) {
+            self.hold = (self.hold * 2.0).min(MAX_HOLD);
+        }
+        self.last_fail = Some(fail_rate);
+        self.hold_until = now + self.hold;
+        self.recovering = false;
+        tracing::info!(rate = self.rate, "throttled by Graph: slowing down");
+    }
+
+    fn sent_last_second(&self, now: f64) -> f64 {
+        let n = self
             .log
             .iter()
             .rev()
             .take_while(|&&t| t > now - 1.0)
             .count();
-        let fail_rate = (sent_last_second as f64).max(MIN_RATE);
-        let repeat_at = self.last_refused_at.replace(in_flight);
-        let above_accepted = in_flight > self.most_accepted;
-        if above_accepted
-            && self.cap >= self.ceiling
-            && repeat_at.is_some_and(|n| n.abs_diff(in_flight) <= 1)
-        {
-            // Refused twice at the same number in flight: a concurrency cap, not a rate.
-            self.cap = in_flight
-                .min(repeat_at.unwrap_or(in_flight))
-                .saturating_sub(1)
-                .max(1);
-            self.cap_probe_at = Some(now + self.cap_hold);
-            self.rate = self.rate.max(self.rate_before_cut);
-            tracing::info!(
-                cap = self.cap,
-                "Graph refuses more in flight: window capped"
-            );
-        } else if in_flight > self.cap {
-            // A probe above the learned cap was refused: wait longer before the next.
-            self.cap = in_flight.saturating_sub(1).max(1);
-            self.cap_hold = (self.cap_hold * 2.0).min(MAX_HOLD);
-            self.cap_probe_at = Some(now + self.cap_hold);
-        } else {
-            let fit = self.fit(fail_rate);
-            self.rate_before_cut = self.rate;
-            self.rate = self.cap_rate((0.97 * fit).clamp(0.5 * fail_rate, 0.95 * fail_rate));
-            if self.last_fail.is_some_and(|f| fail_rate < f * 1.15) {
-                self.hold = (self.hold * 2.0).min(MAX_HOLD);
-            }
-            self.last_fail = Some(fail_rate);
-            self.hold_until = now + self.hold;
-            self.recovering = false;
-            tracing::info!(rate = self.rate, "throttled by Graph: slowing down");
-        }
-        self.startup = false;
+        (n as f64).max(MIN_RATE)
     }
 
     /// Largest rate R whose bucket (R x `BUCKET_SECONDS` deep, holding `log_tokens` seconds

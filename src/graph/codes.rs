@@ -12,6 +12,8 @@ pub enum Endpoint {
     Lookup,
     /// `GET /users` paging through the whole tenant.
     ListUsers,
+    /// `GET /users/$count` (an advanced query: `ConsistencyLevel: eventual`).
+    CountUsers,
     /// `GET /users/{id}/photo/$value`.
     PhotoGet,
     /// `PUT /users/{id}/photo/$value`.
@@ -144,7 +146,7 @@ fn by_code(ep: Endpoint, code: &str) -> Option<Rule> {
 
 fn permission_hint(ep: Endpoint) -> &'static str {
     match ep {
-        Endpoint::Lookup | Endpoint::ListUsers => USER_READ,
+        Endpoint::Lookup | Endpoint::ListUsers | Endpoint::CountUsers => USER_READ,
         Endpoint::PhotoGet => PHOTO_READ,
         Endpoint::PhotoPut | Endpoint::PhotoDelete => PHOTO_WRITE,
         Endpoint::SettingsRead => SETTINGS_READ,
@@ -173,7 +175,9 @@ pub fn classify(ep: Endpoint, status: u16, code: &str) -> Rule {
         401 => rule(Final, Kind::SignIn, TOKEN_REFUSED),
         403 => rule(Final, Kind::Permission, permission_hint(ep)),
         404 => match ep {
-            Endpoint::Lookup | Endpoint::ListUsers => rule(Final, Kind::UnknownUser, UNKNOWN_USER),
+            Endpoint::Lookup | Endpoint::ListUsers | Endpoint::CountUsers => {
+                rule(Final, Kind::UnknownUser, UNKNOWN_USER)
+            }
             // A user Graph has just returned by id is never "no such user".
             Endpoint::PhotoGet => rule(Final, Kind::NoPhoto, NO_PHOTO),
             Endpoint::PhotoPut | Endpoint::PhotoDelete => {
@@ -186,7 +190,9 @@ pub fn classify(ep: Endpoint, status: u16, code: &str) -> Rule {
             ),
         },
         400 => match ep {
-            Endpoint::Lookup | Endpoint::ListUsers => rule(Final, Kind::Invalid, BAD_LOOKUP),
+            Endpoint::Lookup | Endpoint::ListUsers | Endpoint::CountUsers => {
+                rule(Final, Kind::Invalid, BAD_LOOKUP)
+            }
             Endpoint::PhotoPut => rule(Final, Kind::Invalid, BAD_PHOTO),
             _ => rule(Final, Kind::Invalid, INVALID),
         },

@@ -424,6 +424,8 @@ pub trait PhotoApi: Send + Sync + 'static {
     ) -> impl Future<Output = Resolved> + Send;
     /// Every user in the tenant (`GET /users` through `@odata.nextLink`).
     fn list_users(&self) -> impl Future<Output = Result<Vec<GraphUser>, GraphError>> + Send;
+    /// How many users the tenant has (`GET /users/$count`).
+    fn count_users(&self) -> impl Future<Output = Result<u64, GraphError>> + Send;
     /// The tenant's `photoUpdateSettings` and the requests it took.
     fn get_settings(
         &self,
@@ -855,6 +857,9 @@ impl GraphClient {
                     .header(reqwest::header::CONTENT_TYPE, *ctype)
                     .body(bytes.clone());
             }
+            if ep == Endpoint::CountUsers {
+                req = req.header("ConsistencyLevel", "eventual");
+            }
             let outcome = self.exchange(req, limit).await;
             // What the answer says about Graph's limits (the latency counts too).
             slot.finish(
@@ -1178,6 +1183,29 @@ impl PhotoApi for GraphClient {
             self.url("v1.0", "users")
         );
         self.get_list(Endpoint::ListUsers, &url).await
+    }
+
+    async fn count_users(&self) -> Result<u64, GraphError> {
+        let url = format!("{}/$count", self.url("v1.0", "users"));
+        let r = self
+            .send(Endpoint::CountUsers, Method::GET, &url, None)
+            .await?;
+        // Graph answers in plain text, after a UTF-8 byte-order mark.
+        let text = String::from_utf8_lossy(&r.body);
+        text.trim_start_matches('\u{feff}')
+            .trim()
+            .parse()
+            .map_err(|_| GraphError {
+                attempts: r.attempts,
+                status: Some(r.status),
+                ..GraphError::new(
+                    Kind::Protocol,
+                    format!(
+                        "unexpected answer to GET /users/$count: {:.40}",
+                        text.trim()
+                    ),
+                )
+            })
     }
 
     async fn get_settings(&self) -> Result<(serde_json::Value, u32), GraphError> {

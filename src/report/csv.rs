@@ -82,7 +82,7 @@ impl Exporter for CsvExporter {
     fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(HEADER)?;
-        for row in &report.rows {
+        for row in report.rows() {
             let record = [
                 opt(&row.file),
                 opt(&row.user),
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn writes_a_header_and_one_record_per_row_with_every_column() {
         let mut report = Report::new("process");
-        report.rows.push(Row {
+        report.push(Row {
             file: Some("dir/a, \"b\".jpg".into()),
             user: Some("a@x.test".into()),
             status: Some(Status::Processed),
@@ -150,7 +150,7 @@ mod tests {
             request_id: Some("rid-7".into()),
             ..Row::default()
         });
-        report.rows.push(Row {
+        report.push(Row {
             user: Some("b@x.test".into()),
             status: None,
             ..Row::default()
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn formula_cells_are_neutralised_in_every_column() {
         let mut report = Report::new("upload");
-        report.rows.push(Row {
+        report.push(Row {
             file: Some("=HYPERLINK(\"http://x\",\"y\").jpg".into()),
             user: Some("@SUM(A1:A9)".into()),
             status: Some(Status::Failed),

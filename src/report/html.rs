@@ -8,7 +8,7 @@ use std::path::Path;
 use base64::Engine;
 use serde::Serialize;
 
-use super::{Exporter, Report, Row, Severity, Thumb};
+use super::{Exporter, Report, Row, RowRef, Severity, Thumb};
 
 pub struct HtmlExporter;
 
@@ -58,22 +58,6 @@ fn b64(thumb: Option<&Thumb>) -> Option<String> {
 /// MB and opens at once; 100,000 on one page is what no browser opens.
 pub const PAGE_CARDS: usize = 1000;
 
-/// Notes that make an otherwise fine photo worth a look before it goes live.
-const LOOK_NOTES: &[&str] = &["no-face", "several-faces", "too-small"];
-
-fn needs_look(r: &Row) -> bool {
-    r.status().severity() != Severity::Ok
-        || r.notes.iter().any(|n| LOOK_NOTES.contains(&n.as_str()))
-}
-
-/// Problems first, so the page opens on what needs a decision: failures, then notices,
-/// then fine photos with a remark, then the rest (file order within each).
-fn ordered(report: &Report) -> Vec<&Row> {
-    let mut rows: Vec<&Row> = report.rows.iter().collect();
-    rows.sort_by_key(|r| (std::cmp::Reverse(r.status().severity()), !needs_look(r)));
-    rows
-}
-
 fn card(r: &Row) -> Card<'_> {
     let thumbs = r.thumbs.as_ref();
     Card {
@@ -102,6 +86,14 @@ fn counts<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Count> {
     for r in rows {
         *by.entry(r.status()).or_default() += 1;
     }
+    count_list(by)
+}
+
+fn summary(report: &Report) -> Vec<Count> {
+    count_list(report.counts())
+}
+
+fn count_list(by: std::collections::BTreeMap<super::Status, usize>) -> Vec<Count> {
     by.into_iter()
         .map(|(s, count)| Count {
             status: s.as_str(),
@@ -132,15 +124,15 @@ fn environment() -> std::io::Result<minijinja::Environment<'static>> {
     Ok(env)
 }
 
-/// One page of cards; only its own thumbnails are read back from the spool.
+/// One page of cards; only its own rows and thumbnails are read back from the spools.
 fn write_page(
     env: &minijinja::Environment<'_>,
     command: &str,
-    rows: &[&Row],
+    rows: &[Row],
     nav: Option<Nav>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let cards: Vec<Card> = rows.iter().map(|r| card(r)).collect();
+    let cards: Vec<Card> = rows.iter().map(card).collect();
     let tmpl = env
         .get_template("report.html")
         .map_err(std::io::Error::other)?;
@@ -149,7 +141,7 @@ fn write_page(
             command => command,
             generated => crate::util::time::now_rfc3339(),
             rows => cards,
-            summary => counts(rows.iter().copied()),
+            summary => counts(rows.iter()),
             nav => nav,
         })
         .map_err(std::io::Error::other)?;
@@ -170,11 +162,11 @@ impl HtmlExporter {
     /// a link per page, and pages of at most [`PAGE_CARDS`] cards in `<name>-pages/`
     /// beside it, those that need a look first and on pages of their own.
     fn write_paged(&self, path: &Path, report: &Report) -> std::io::Result<()> {
-        let rows = ordered(report);
+        // Problems first, so the sheet opens on what needs a decision.
+        let (refs, split) = report.store().look_first();
         let env = environment()?;
-        let split = rows.iter().take_while(|r| needs_look(r)).count();
-        let (look, fine) = rows.split_at(split);
-        let chunks: Vec<(&[&Row], &str)> = look
+        let (look, fine) = refs.split_at(split);
+        let chunks: Vec<(&[RowRef], &str)> = look
             .chunks(PAGE_CARDS)
             .map(|c| (c, "to look at"))
             .chain(fine.chunks(PAGE_CARDS).map(|c| (c, "fine")))
@@ -200,6 +192,7 @@ impl HtmlExporter {
         let page_name = |i: usize| format!("page-{:03}.html", i + 1);
         let mut links = Vec::new();
         for (i, (chunk, what)) in chunks.iter().enumerate() {
+            let chunk: Vec<Row> = chunk.iter().map(|&r| report.store().get(r)).collect();
             let nav = Nav {
                 index: format!("../{index_name}"),
                 page: i + 1,
@@ -210,14 +203,14 @@ impl HtmlExporter {
             };
             crate::util::fs::write_with(&dir.join(page_name(i)), |file| {
                 let mut w = std::io::BufWriter::new(file);
-                write_page(&env, &report.command, chunk, Some(nav), &mut w)?;
+                write_page(&env, &report.command, &chunk, Some(nav), &mut w)?;
                 w.flush()
             })?;
             links.push(PageLink {
                 href: format!("{dir_name}/{}", page_name(i)),
                 what: (*what).to_string(),
                 cards: chunk.len(),
-                summary: counts(chunk.iter().copied()),
+                summary: counts(chunk.iter()),
             });
         }
         let tmpl = env
@@ -227,9 +220,9 @@ impl HtmlExporter {
             .render(minijinja::context! {
                 command => report.command,
                 generated => crate::util::time::now_rfc3339(),
-                total => rows.len(),
+                total => refs.len(),
                 look => look.len(),
-                summary => counts(report.rows.iter()),
+                summary => summary(report),
                 pages => links,
             })
             .map_err(std::io::Error::other)?;
@@ -240,11 +233,13 @@ impl HtmlExporter {
 impl Exporter for HtmlExporter {
     fn write(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let env = environment()?;
-        write_page(&env, &report.command, &ordered(report), None, out)
+        let (refs, _) = report.store().look_first();
+        let rows: Vec<Row> = refs.into_iter().map(|r| report.store().get(r)).collect();
+        write_page(&env, &report.command, &rows, None, out)
     }
 
     fn write_file(&self, path: &Path, report: &Report) -> std::io::Result<()> {
-        if report.rows.len() <= PAGE_CARDS {
+        if report.len() <= PAGE_CARDS {
             return super::write_single(path, self, report);
         }
         crate::util::fs::ensure_parent(path)?;
@@ -260,7 +255,7 @@ mod tests {
     #[test]
     fn escapes_user_input_and_counts_cards() {
         let mut report = Report::new("process");
-        report.rows.push(Row {
+        report.push(Row {
             file: Some("<script>alert(1)</script>.jpg".into()),
             user: Some("o'brien & \"co\"@x.com".into()),
             status: Some(Status::Processed),
@@ -270,7 +265,7 @@ mod tests {
             }),
             ..Row::default()
         });
-        report.rows.push(Row {
+        report.push(Row {
             user: Some("b@x.com".into()),
             status: Some(Status::NoPhoto),
             ..Row::default()
@@ -303,13 +298,13 @@ mod tests {
             ..Row::default()
         };
         for i in 0..1000 {
-            report.rows.push(row(i, Status::Uploaded, None));
+            report.push(row(i, Status::Uploaded, None));
         }
         for i in 1000..1100 {
-            report.rows.push(row(i, Status::Uploaded, Some("no-face")));
+            report.push(row(i, Status::Uploaded, Some("no-face")));
         }
         for i in 1100..2300 {
-            report.rows.push(row(i, Status::Failed, None));
+            report.push(row(i, Status::Failed, None));
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sheet.html");
@@ -337,7 +332,10 @@ mod tests {
         );
         assert!(!dir.path().join("sheet-pages/page-009.html").exists());
         // Up to PAGE_CARDS rows stay one page, as before.
-        report.rows.truncate(PAGE_CARDS);
+        let mut report = Report::new("upload");
+        for i in 0..PAGE_CARDS {
+            report.push(row(i, Status::Uploaded, None));
+        }
         let small = dir.path().join("small.html");
         super::super::write_file(&small, &HtmlExporter, &report).unwrap();
         assert_eq!(cards(&std::fs::read_to_string(&small).unwrap()), PAGE_CARDS);

@@ -13,13 +13,22 @@ impl Exporter for JsonExporter {
             .into_iter()
             .map(|(status, n)| (status.as_str().to_string(), n.into()))
             .collect();
-        let doc = serde_json::json!({
-            "command": report.command,
-            "summary": summary,
-            "rows": report.rows,
-        });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        out.write_all(b"\n")
+        // Written a row at a time: the rows are read back from their spool, never all
+        // held at once.
+        write!(out, "{{\n  \"command\": ")?;
+        serde_json::to_writer(&mut *out, &report.command)?;
+        write!(out, ",\n  \"summary\": ")?;
+        serde_json::to_writer(&mut *out, &summary)?;
+        write!(out, ",\n  \"rows\": [")?;
+        for (i, row) in report.rows().enumerate() {
+            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            serde_json::to_writer(&mut *out, &row)?;
+        }
+        out.write_all(if report.is_empty() {
+            b"]\n}\n"
+        } else {
+            b"\n  ]\n}\n"
+        })
     }
 }
 
@@ -39,7 +48,7 @@ mod tests {
     #[test]
     fn writes_command_summary_and_every_row_in_order() {
         let mut report = Report::new("upload");
-        report.rows.push(Row {
+        report.push(Row {
             file: Some("a.jpg".into()),
             user: Some("a@x.test".into()),
             status: Some(Status::Uploaded),
@@ -56,7 +65,7 @@ mod tests {
             ..Row::default()
         });
         for user in ["b@x.test", "c@x.test"] {
-            report.rows.push(Row {
+            report.push(Row {
                 user: Some(user.into()),
                 status: Some(Status::UserNotFound),
                 detail: "Microsoft 365 does not know \"this\" user".into(),
@@ -103,7 +112,7 @@ mod tests {
     fn values_are_written_as_they_are() {
         // JSON is read by programs: nothing is neutralised or escaped beyond JSON's own.
         let mut report = Report::new("plan");
-        report.rows.push(Row {
+        report.push(Row {
             user: Some("=HYPERLINK(\"http://x\",\"y\")".into()),
             file: Some("<b>.jpg".into()),
             status: None,

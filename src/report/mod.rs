@@ -4,21 +4,23 @@
 pub(crate) mod csv;
 mod html;
 mod json;
+mod store;
 mod thumbs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use self::csv::CsvExporter;
 pub use self::html::HtmlExporter;
 pub use self::json::JsonExporter;
+pub use self::store::{Place, RowRef, Rows};
 pub use self::thumbs::Thumb;
 
 /// What happened to one photo file or one CSV user: short, stable words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Plan: photo and user paired, photo readable.
@@ -158,7 +160,8 @@ impl std::fmt::Display for Status {
 }
 
 /// One line of the report: a photo file, a CSV user, or both.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Row {
     /// Photo path relative to the photos folder.
     pub file: Option<String>,
@@ -197,7 +200,7 @@ pub struct Row {
 }
 
 /// Small JPEGs shown on the HTML page.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Thumbs {
     pub source: Option<Thumb>,
     pub output: Option<Thumb>,
@@ -209,42 +212,76 @@ impl Row {
     }
 }
 
-/// All rows of one run, with what produced them.
-#[derive(Debug, Clone, Default)]
+/// All rows of one run, with what produced them. The rows live in a temporary file
+/// ([`Rows`]), so a report of 100,000 rows costs a few MB of memory.
+#[derive(Debug, Default)]
 pub struct Report {
     /// Command that ran (`plan`, `process`, `upload`, ...).
     pub command: String,
-    pub rows: Vec<Row>,
+    rows: Rows,
     /// Stopped by Ctrl-C / SIGTERM before all work was done.
     pub interrupted: bool,
+}
+
+/// Notes that make an otherwise fine photo worth a look before it goes live.
+const LOOK_NOTES: &[&str] = &["no-face", "several-faces", "too-small"];
+
+/// Failed, a notice, or a fine photo with a remark a person should check.
+pub(crate) fn needs_look(r: &Row) -> bool {
+    r.status().severity() != Severity::Ok
+        || r.notes.iter().any(|n| LOOK_NOTES.contains(&n.as_str()))
 }
 
 impl Report {
     pub fn new(command: &str) -> Self {
         Report {
             command: command.into(),
-            rows: Vec::new(),
-            interrupted: false,
+            ..Report::default()
         }
+    }
+
+    /// Adds a row after the others.
+    pub fn push(&mut self, row: Row) {
+        self.rows.push(Place::Tail, row);
+    }
+
+    /// Adds a row at `place` in the report's order.
+    pub fn push_at(&mut self, place: Place, row: Row) {
+        self.rows.push(place, row);
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The rows, in report order, read back one at a time.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.rows.iter()
+    }
+
+    /// The rows, for exporters that choose their own order.
+    pub fn store(&self) -> &Rows {
+        &self.rows
     }
 
     /// Count of rows per status, in status order.
     pub fn counts(&self) -> BTreeMap<Status, usize> {
-        let mut counts = BTreeMap::new();
-        for row in &self.rows {
-            *counts.entry(row.status()).or_insert(0) += 1;
-        }
-        counts
+        self.rows.counts().clone()
     }
 
     pub fn count(&self, status: Status) -> usize {
-        self.rows.iter().filter(|r| r.status() == status).count()
+        self.rows.counts().get(&status).copied().unwrap_or(0)
     }
 
     pub fn worst(&self) -> Severity {
         self.rows
-            .iter()
-            .map(|r| r.status().severity())
+            .counts()
+            .keys()
+            .map(|s| s.severity())
             .max()
             .unwrap_or(Severity::Ok)
     }
@@ -257,6 +294,14 @@ impl Report {
         match self.worst() {
             Severity::Failure => crate::config::exit::SOME_FAILED,
             _ => crate::config::exit::OK,
+        }
+    }
+}
+
+impl Extend<Row> for Report {
+    fn extend<I: IntoIterator<Item = Row>>(&mut self, rows: I) {
+        for row in rows {
+            self.push(row);
         }
     }
 }
@@ -309,7 +354,7 @@ impl Report {
     /// A short, human summary: one line per status that occurred, with what it means.
     pub fn summary_lines(&self) -> Vec<String> {
         let counts = self.counts();
-        let mut lines = vec![format!("{}: {} rows", self.command, self.rows.len())];
+        let mut lines = vec![format!("{}: {} rows", self.command, self.len())];
         for (status, n) in counts {
             lines.push(format!(
                 "  {:<18} {:>6}  {}",

@@ -393,7 +393,7 @@ mod tests {
         let mut db = StateDb::open(path).unwrap();
         let items: Vec<ItemStart> = outcomes.iter().map(|o| work_item(&o.user)).collect();
         let run = db
-            .begin_run("upload", SCOPE, None, None, Some("size 648"), &items)
+            .begin_run("upload", SCOPE, None, None, Some("size 648"), items)
             .unwrap();
         let rec = db.recorder(run, SCOPE);
         for o in outcomes {
@@ -493,7 +493,7 @@ mod tests {
                 Some(Path::new("/photos")),
                 Some(Path::new("/staff.csv")),
                 Some("size 648"),
-                &items,
+                items,
             )
             .unwrap();
         let rec = db.recorder(run, SCOPE);
@@ -592,7 +592,7 @@ mod tests {
         let mut db = StateDb::open(&path).unwrap();
         let items = [work_item("a@x.test"), work_item("b@x.test")];
         let run = db
-            .begin_run("upload", SCOPE, None, None, None, &items)
+            .begin_run("upload", SCOPE, None, None, None, items)
             .unwrap();
         let rec = db.recorder(run, SCOPE);
         rec.outcome(outcome("a@x.test", Status::Uploaded, Effect::Landed));
@@ -639,11 +639,11 @@ mod tests {
             .record_run(
                 "remove",
                 SCOPE,
-                &[Row {
+                &report_of(Row {
                     user: Some("Removed@x.test".into()),
                     status: Some(Status::Removed),
                     ..Row::default()
-                }],
+                }),
                 &[Status::Removed],
             )
             .unwrap();
@@ -664,6 +664,12 @@ mod tests {
         assert_eq!(db.runs(5).unwrap()[0].command, "remove");
     }
 
+    fn report_of(row: Row) -> crate::report::Report {
+        let mut report = crate::report::Report::new("tenant");
+        report.push(row);
+        report
+    }
+
     #[test]
     fn forgetting_matches_the_graph_id_too() {
         let dir = tempfile::tempdir().unwrap();
@@ -679,12 +685,12 @@ mod tests {
             .record_run(
                 "restore",
                 SCOPE,
-                &[Row {
+                &report_of(Row {
                     user: Some("alias@x.test".into()),
                     status: Some(Status::Restored),
                     graph_id: Some("id-a@x.test".into()),
                     ..Row::default()
-                }],
+                }),
                 &[Status::Restored],
             )
             .unwrap();

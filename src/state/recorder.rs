@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use rusqlite::{Statement, Transaction, params};
 
 use super::{Effect, ItemStart, Outcome, RunEnd, SourceId, StateDb, StateError, now};
-use crate::report::{Row, Status};
+use crate::report::{Report, Row, Status};
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -22,7 +22,7 @@ impl StateDb {
         photos: Option<&Path>,
         users_csv: Option<&Path>,
         settings: Option<&str>,
-        items: &[ItemStart],
+        items: impl IntoIterator<Item = ItemStart>,
     ) -> Result<i64, StateError> {
         let path = self.path.clone();
         let sql = |source| StateError::Sql {
@@ -53,7 +53,7 @@ impl StateDb {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(sql)?;
-            for (seq, item) in items.iter().enumerate() {
+            for (seq, item) in items.into_iter().enumerate() {
                 // Work items start pending; rows already decided keep their status.
                 let status = item.row.status.unwrap_or(Status::Pending).as_str();
                 ins.execute(params![
@@ -83,28 +83,26 @@ impl StateDb {
         mut self,
         command: &str,
         scope: &str,
-        rows: &[Row],
+        report: &Report,
         forget: &[Status],
     ) -> Result<(), String> {
-        let items: Vec<ItemStart> = rows
-            .iter()
-            .map(|r| ItemStart {
-                user_key: r.user.as_ref().map(|u| u.to_lowercase()),
-                row: r.clone(),
-            })
-            .collect();
+        let key = |r: &Row| r.user.as_ref().map(|u| u.to_lowercase());
+        let items = report.rows().map(|row| ItemStart {
+            user_key: key(&row),
+            row,
+        });
         let run_id = self
-            .begin_run(command, scope, None, None, None, &items)
+            .begin_run(command, scope, None, None, None, items)
             .map_err(|e| e.to_string())?;
         let rec = self.recorder(run_id, scope);
-        for (item, row) in items.iter().zip(rows) {
-            let Some(key) = &item.user_key else { continue };
+        for row in report.rows() {
+            let Some(key) = key(&row) else { continue };
             let effect = if forget.contains(&row.status()) {
                 Effect::Forget
             } else {
                 Effect::None
             };
-            let mut o = Outcome::from_row(key, row, effect);
+            let mut o = Outcome::from_row(&key, &row, effect);
             o.user_id = row.graph_id.clone();
             rec.outcome(o);
         }

@@ -255,3 +255,45 @@ fn lookups_run_alongside_the_uploads() {
         n - 1
     );
 }
+
+#[test]
+fn a_csv_upload_pages_the_directory_when_that_takes_far_fewer_requests() {
+    // 1,000 users from a CSV in a 999-user tenant: 67 look-ups, or one page of the
+    // directory. The counts decide, and the report still lists users in file order.
+    let dir = tempdir();
+    let n = 1000;
+    let (photos, staff, tenant) = make_batch(dir.path(), n, &[3]);
+    let emu = Emulator::start(&["--users", tenant.to_str().unwrap()]);
+    let report = dir.path().join("r.csv");
+    let out = upload(&emu, &photos, &staff, &report, &["--no-backup", "-v"])
+        .run()
+        .expect_code(1);
+    assert!(
+        out.stderr().contains("paging the directory"),
+        "says which under -v: {}",
+        out.stderr()
+    );
+    let stats = emu.admin_json("/_emulator/stats");
+    assert_eq!(stats["counts"], 1, "{stats}");
+    assert_eq!(stats["list_pages"], 1, "{stats}");
+    assert_eq!(stats["lookups"], 0, "{stats}");
+    assert_eq!(stats["photo_writes"].as_u64().unwrap(), n as u64 - 1);
+    let rows = read_csv_report(&report);
+    let files: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r["user"].is_empty())
+        .map(|r| r["file"].as_str())
+        .collect();
+    let mut sorted = files.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        files, sorted,
+        "file order, whatever order the uploads finished in"
+    );
+    let missing: Vec<_> = rows
+        .iter()
+        .filter(|r| r["status"] == "user-not-found")
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0]["file"], "5003.jpg");
+}

@@ -1,6 +1,7 @@
-//! `upload` without a CSV: the tenant's own directory is the user list. One paged listing
-//! (999 users a request: about 100 requests for 100,000 users, instead of 6,667 look-ups)
-//! is matched against the photo names by the chosen property, with the CSV's rules.
+//! The directory as the user list: without a CSV, one paged listing (999 users a
+//! request: about 100 requests for 100,000 users, instead of 6,667 look-ups) is matched
+//! against the photo names by the chosen property, with the CSV's rules; with a CSV, the
+//! same listing replaces the look-ups when the counts say it takes far fewer requests.
 
 use std::collections::HashSet;
 
@@ -51,4 +52,117 @@ pub(super) async fn prepare(
         }
     }
     Ok((prepared, known))
+}
+
+/// Users a filtered look-up asks for at once (Graph's limit on `in (...)` values).
+const PER_LOOKUP: u64 = 15;
+/// Users a directory page holds (`$top=999`).
+const PER_PAGE: u64 = 999;
+/// Below this many users the look-ups are few and run alongside the uploads: not worth
+/// even the request that counts the tenant.
+const COUNT_FROM: u64 = 1000;
+
+/// How a CSV upload finds its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Finding {
+    /// Filtered look-ups, 15 users a request, alongside the uploads.
+    LookUps,
+    /// One paged listing of the whole directory first.
+    Listing,
+}
+
+/// Page the directory when that takes at most half the requests of the look-ups: the
+/// listing has to finish before the first upload, the look-ups do not.
+pub(super) fn choose(targets: u64, tenant: u64) -> Finding {
+    let lookups = targets.div_ceil(PER_LOOKUP);
+    let pages = tenant.div_ceil(PER_PAGE).max(1);
+    if pages * 2 <= lookups {
+        Finding::Listing
+    } else {
+        Finding::LookUps
+    }
+}
+
+/// With a CSV: the users of `prepared`, from one listing of the directory, when the
+/// counts make that much cheaper than look-ups (`None`: look them up). Says which under
+/// `-v`; any failure here falls back to the look-ups.
+pub(super) async fn listing_if_cheaper(
+    client: &GraphClient,
+    prepared: &Prepared,
+    key: UserKey,
+) -> Option<Resolved> {
+    let targets = prepared.matched.len() as u64;
+    if targets < COUNT_FROM {
+        tracing::info!(
+            targets,
+            "finding users with filtered look-ups (a few requests)"
+        );
+        return None;
+    }
+    let tenant = match client.count_users().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::info!(error = %e.detail(), "cannot count the tenant's users: finding users with filtered look-ups");
+            return None;
+        }
+    };
+    let lookups = targets.div_ceil(PER_LOOKUP);
+    let pages = tenant.div_ceil(PER_PAGE).max(1);
+    if choose(targets, tenant) == Finding::LookUps {
+        tracing::info!(
+            targets,
+            tenant,
+            lookups,
+            pages,
+            "finding users with filtered look-ups alongside the uploads (fewer requests than paging the directory)"
+        );
+        return None;
+    }
+    tracing::info!(
+        targets,
+        tenant,
+        lookups,
+        pages,
+        "finding users by paging the directory (fewer requests than look-ups)"
+    );
+    let users = match client.list_users().await {
+        Ok(users) => users,
+        Err(e) => {
+            tracing::warn!(error = %e.detail(), "listing the directory failed: finding users with filtered look-ups instead");
+            return None;
+        }
+    };
+    let wanted: HashSet<String> = prepared
+        .matched
+        .iter()
+        .map(|m| m.user.user.trim().to_lowercase())
+        .collect();
+    let mut known = Resolved::default();
+    for u in users {
+        let Some(value) = key.value_of(&u).map(|v| v.trim().to_lowercase()) else {
+            continue;
+        };
+        if wanted.contains(&value) {
+            known.found.entry(value).or_default().push(u);
+        }
+    }
+    Some(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Finding, choose};
+
+    #[test]
+    fn pages_the_directory_only_when_it_takes_half_the_requests_or_fewer() {
+        // A tenant-wide refresh: 100 pages instead of 6,667 look-ups.
+        assert_eq!(choose(100_000, 100_000), Finding::Listing);
+        // An onboarding batch in a large tenant: 4 look-ups, not 101 pages.
+        assert_eq!(choose(50, 100_000), Finding::LookUps);
+        // 10% of a 100,000-user tenant: 667 look-ups against 101 pages.
+        assert_eq!(choose(10_000, 100_000), Finding::Listing);
+        // 2% of it: 134 look-ups against 101 pages: not worth waiting for the listing.
+        assert_eq!(choose(2_000, 100_000), Finding::LookUps);
+        assert_eq!(choose(3_030, 100_000), Finding::Listing);
+    }
 }

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use crate::config::{BackupPlan, ConfigError, Options, UploadOptions, exit};
 use crate::graph::{GraphClient, PreflightError, UserKey, claims};
 use crate::output::Output;
-use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::prepare::{self, Prepared};
 use crate::pipeline::rows::matched_row;
-use crate::report::{Report, Row};
-use crate::state::{self, ItemStart, Recorder, RunEnd, SourceId, StateDb, StateError};
+use crate::report::{Place, Report, Row};
+use crate::state::{self, ItemStart, Recorder, RunEnd, StateDb, StateError};
 use crate::tenant::backup::{self, BackupDir};
 use crate::util::signals::Stop;
+use resolve::Target;
 
 /// Why an upload stopped before its report.
 #[derive(Debug, thiserror::Error)]
@@ -92,20 +92,32 @@ pub async fn run(
     let (skipped, mut todo) = skip::split(matched, &landed, &settings_hash, &pool);
     checking.finish_and_clear();
     drop(landed);
-    let mut rows: Vec<Row> = Vec::new();
-    if let Some(limit) = upload.limit {
-        rows.extend(skip::beyond_limit(&mut todo, limit));
-    }
+    let later = match upload.limit {
+        Some(limit) => skip::beyond_limit(&mut todo, limit),
+        None => Vec::new(),
+    };
     let start = Start {
         todo: &todo,
         skipped: &skipped,
-        rows: &rows,
+        later: &later,
         prepared: &prepared,
     };
     let recorder = match db {
         Some(db) if !upload.dry_run => Some(Arc::new(begin_run(db, opts, &scope, &start)?)),
         _ => None,
     };
+    // From here on the rows live in the report's spool, not in memory.
+    let report = resolve::Sink::new(Report::new("upload"));
+    {
+        let mut r = report.lock();
+        for row in later {
+            r.push_at(Place::Head, row);
+        }
+        for (rank, _, row) in skipped {
+            r.push_at(Place::Body(rank), row);
+        }
+        r.extend(prepared);
+    }
     let backup = if upload.dry_run || todo.is_empty() || upload.backup == BackupPlan::Off {
         send::BackupSlot::none()
     } else {
@@ -125,17 +137,16 @@ pub async fn run(
         breaker: Arc::clone(&breaker),
     };
     let todo = send::Todo {
-        key: match known {
+        key: match opts.directory {
             Some(_) => UserKey::Upn,
             None => UserKey::from_column(&opts.matching.user_column),
         },
-        users: todo,
+        users: Arc::new(todo),
         known,
     };
-    let sent = send::all(sending, todo, pool, out).await;
-    let backup_dir = sent.as_ref().ok().and_then(|s| s.backup_dir.clone());
-    let sent = match sent {
-        Ok(s) => s,
+    let sent = send::all(sending, todo, &report, pool, out).await;
+    let backup_dir = match sent {
+        Ok(dir) => dir,
         Err(e) => {
             if let Some(rec) = recorder {
                 finish_run(rec, RunEnd::Interrupted, out)?;
@@ -143,10 +154,10 @@ pub async fn run(
             return Err(e);
         }
     };
-    rows.extend(sent.unresolved.into_iter().map(|(_, row)| row));
     let interrupted = Stop::global().requested();
     let stopped = breaker.tripped().map(|t| t.message());
-    let report = assemble(rows, sent.rows, skipped, prepared, interrupted);
+    let mut report = report.into_report();
+    report.interrupted = interrupted;
     if let Some(rec) = recorder {
         let end = match (interrupted, stopped.is_some()) {
             (true, _) => RunEnd::Interrupted,
@@ -188,7 +199,11 @@ async fn start(
     out.note(&format!("signed in with {}", client.sign_in_method()));
     client.preflight(&needs(upload)).await?;
     let (prepared, known) = match (csv, opts.directory) {
-        (Some(p), _) => (p, None),
+        (Some(p), _) => {
+            let key = UserKey::from_column(&opts.matching.user_column);
+            let known = directory::listing_if_cheaper(client, &p, key).await;
+            (p, known)
+        }
         (None, None) => (prepare::prepare(opts)?, None),
         (None, Some(key)) => {
             let (p, known) = directory::prepare(opts, client, key, out).await?;
@@ -196,29 +211,6 @@ async fn start(
         }
     };
     Ok((db, prepared, known))
-}
-
-/// The report's rows: those decided before the upload, then the users in file order,
-/// then discovery's.
-fn assemble(
-    mut rows: Vec<Row>,
-    sent: Vec<(String, Row)>,
-    skipped: Vec<(String, Row)>,
-    prepared: Vec<Row>,
-    interrupted: bool,
-) -> Report {
-    let mut done: Vec<Row> = sent
-        .into_iter()
-        .chain(skipped)
-        .map(|(_, row)| row)
-        .collect();
-    done.sort_by(|a, b| a.file.cmp(&b.file));
-    rows.extend(done);
-    rows.extend(prepared);
-    let mut report = Report::new("upload");
-    report.rows = rows;
-    report.interrupted = interrupted;
-    report
 }
 
 /// The backup folder of `upload.backup`: `--backup-dir`, else the one the state database
@@ -246,9 +238,9 @@ fn open_backup(upload: &UploadOptions, opts: &Options) -> Result<Arc<BackupDir>,
 
 /// Everything a run starts with, for the state database's first write.
 struct Start<'a> {
-    todo: &'a [(MatchedPhoto, Option<SourceId>)],
-    skipped: &'a [(String, Row)],
-    rows: &'a [Row],
+    todo: &'a [Target],
+    skipped: &'a [(u64, String, Row)],
+    later: &'a [Row],
     prepared: &'a [Row],
 }
 
@@ -260,29 +252,29 @@ fn begin_run(
     scope: &str,
     start: &Start<'_>,
 ) -> Result<Recorder, StateError> {
-    let items: Vec<ItemStart> = start
+    // Made one at a time as they are written: 100,000 rows are never all in memory.
+    let items = start
         .todo
         .iter()
-        .map(|(m, _)| ItemStart {
-            user_key: Some(m.user.user.to_lowercase()),
-            row: matched_row(m),
+        .map(|t| ItemStart {
+            user_key: Some(t.photo.user.user.to_lowercase()),
+            row: matched_row(&t.photo),
         })
-        .chain(start.skipped.iter().map(|(k, r)| ItemStart {
+        .chain(start.skipped.iter().map(|(_, k, r)| ItemStart {
             user_key: Some(k.clone()),
             row: r.clone(),
         }))
-        .chain(start.rows.iter().chain(start.prepared).map(|r| ItemStart {
+        .chain(start.later.iter().chain(start.prepared).map(|r| ItemStart {
             user_key: None,
             row: r.clone(),
-        }))
-        .collect();
+        }));
     let run_id = db.begin_run(
         "upload",
         scope,
         Some(&opts.photos),
         opts.directory.is_none().then_some(opts.users.as_path()),
         Some(&state::settings_text(&opts.image)),
-        &items,
+        items,
     )?;
     Ok(db.recorder(run_id, scope))
 }

@@ -2,19 +2,28 @@
 //! run alongside the uploads (the first photo goes up within seconds even at 100,000
 //! users); unknown, ambiguous or unreachable users cost no decode and no photo write.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::graph::{GraphClient, Lookup, PhotoApi, Resolved, UserKey};
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows;
-use crate::report::Row;
+use crate::report::{Place, Report, Row};
 use crate::state::{Effect, Outcome, Recorder, SourceId};
 use crate::util::signals::Stop;
 
+/// One user to upload, as the work list holds it: its place in the report (file order),
+/// the matched photo, and the source identity when the skip check already read it.
+pub(super) struct Target {
+    pub rank: u64,
+    pub photo: MatchedPhoto,
+    pub source: Option<SourceId>,
+}
+
 /// One user to upload: the matched photo, the Graph id and the state key.
 pub(super) struct Work {
+    pub rank: u64,
     pub photo: MatchedPhoto,
     pub user_id: String,
     pub key: String,
@@ -33,68 +42,105 @@ const MAX_BATCH: usize = 480;
 pub(super) struct Lookups {
     pub client: Arc<GraphClient>,
     pub key: UserKey,
-    /// Users known from a directory listing: no look-up requests are sent.
+    /// Users known from a directory listing: no look-ups are sent.
     pub known: Option<Resolved>,
     pub recorder: Option<Arc<Recorder>>,
+    /// Where the rows of users not found go.
+    pub report: Sink,
     /// Told of every user that will not be processed.
     pub processing: indicatif::ProgressBar,
     pub uploading: indicatif::ProgressBar,
 }
 
-/// Looks the users of `todo` up and sends those found as exactly one account on `tx`;
-/// returns the final rows of the others (recorded in the state database as they come).
-/// A stop ends it between batches: the users not yet looked up stay pending.
+/// Looks the users of `todo` up, in file order, and sends those found as exactly one
+/// account on `tx`; the rows of the others go to the report (and the state database) as
+/// they come. A stop ends it between batches: the users not yet looked up stay pending.
 pub(super) async fn stream(
-    l: Lookups,
-    mut todo: Vec<(MatchedPhoto, Option<SourceId>)>,
+    mut l: Lookups,
+    todo: Arc<Vec<Target>>,
     tx: mpsc::Sender<Work>,
     stop: Stop,
-) -> Vec<(String, Row)> {
-    let mut unresolved = Vec::new();
+) {
     let mut batch = FIRST_BATCH;
-    // Taken from the front, so users are looked up (and mostly uploaded) in file order.
-    todo.reverse();
-    while !todo.is_empty() && !stop.requested() {
-        let take: Vec<_> = todo.split_off(todo.len().saturating_sub(batch));
+    let mut next = 0;
+    while next < todo.len() && !stop.requested() {
+        let take = &todo[next..(next + batch).min(todo.len())];
+        next += take.len();
         batch = (batch * 2).min(MAX_BATCH);
-        let values: Vec<String> = take.iter().map(|(m, _)| m.user.user.clone()).collect();
         let fetched;
         let known = match &l.known {
             Some(known) => known,
             None => {
+                let values: Vec<String> = take.iter().map(|t| t.photo.user.user.clone()).collect();
                 fetched = l.client.resolve_users(l.key, &values).await;
                 &fetched
             }
         };
-        for (m, source) in take.into_iter().rev() {
-            let user_key = m.user.user.to_lowercase();
+        let mut done = Vec::new();
+        for t in take {
+            let user_key = t.photo.user.user.to_lowercase();
             match known.get(&user_key) {
                 Lookup::One(u) => {
                     let work = Work {
+                        rank: t.rank,
                         user_id: u.id.clone(),
                         note: u.note(),
-                        photo: m,
-                        key: user_key,
-                        source,
+                        photo: t.photo.clone(),
+                        key: user_key.clone(),
+                        source: t.source.clone(),
                     };
                     if tx.send(work).await.is_err() {
                         // The uploader has stopped taking work.
-                        return unresolved;
+                        return;
                     }
                 }
                 other => {
-                    let row = rows::unresolved(&m, l.key, &other);
+                    let row = rows::unresolved(&t.photo, l.key, &other);
                     if let Some(rec) = &l.recorder {
                         let mut o = Outcome::from_row(&user_key, &row, Effect::None);
-                        o.source = source;
+                        o.source = t.source.clone();
                         rec.outcome(o);
                     }
                     l.processing.dec_length(1);
                     l.uploading.inc(1);
-                    unresolved.push((user_key, row));
+                    l.report.push(t.rank, row);
                 }
+            }
+            done.push(user_key);
+        }
+        // A directory listing's users are needed once: memory shrinks as the run goes.
+        if let Some(known) = l.known.as_mut() {
+            for key in done {
+                known.found.remove(key.trim());
             }
         }
     }
-    unresolved
+}
+
+/// The report, shared by the tasks that finish users.
+#[derive(Clone)]
+pub(super) struct Sink(Arc<Mutex<Report>>);
+
+impl Sink {
+    pub(super) fn new(report: Report) -> Sink {
+        Sink(Arc::new(Mutex::new(report)))
+    }
+
+    /// Adds the final row of the user at `rank` in the work list.
+    pub(super) fn push(&self, rank: u64, row: Row) {
+        self.lock().push_at(Place::Body(rank), row);
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Report> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report, once every task is done with it.
+    pub(super) fn into_report(self) -> Report {
+        match Arc::try_unwrap(self.0) {
+            Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+            // A task still holds it (it cannot, after the stage): take the rows anyway.
+            Err(shared) => std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
 }

@@ -2,8 +2,7 @@
 //! concurrent Graph writes (the throttle's window limits them); each outcome is recorded
 //! in the state database as it lands, and a stop lets the writes in flight finish.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -11,14 +10,13 @@ use tokio::sync::mpsc;
 
 use super::UploadError;
 use super::breaker::Breaker;
-use super::resolve::{self, Work};
+use super::resolve::{self, Sink, Target, Work};
 use crate::config::{ConfigError, ImageOptions};
 use crate::graph::{GraphClient, PhotoApi, UserKey};
 use crate::output::Output;
 use crate::pipeline::make;
-use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
-use crate::report::{Row, Status};
+use crate::report::{Place, Row, Status};
 use crate::state::{self, Effect, Outcome, Recorder, SourceId};
 use crate::tenant::backup::BackupDir;
 use crate::util::signals::Stop;
@@ -28,11 +26,20 @@ enum Made {
     /// Ready to upload.
     Ready(Ready),
     /// Could not be made, or need not be; its row is final.
-    Done(String, Row, Option<SourceId>),
+    Done(Unsent),
+}
+
+/// A user whose photo could not be made.
+struct Unsent {
+    rank: u64,
+    key: String,
+    row: Row,
+    source: Option<SourceId>,
 }
 
 /// A photo made and waiting for its upload.
 struct Ready {
+    rank: u64,
     key: String,
     row: Row,
     user_id: String,
@@ -100,37 +107,26 @@ impl BackupSlot {
 /// Every user to do, for the look-up task.
 pub(super) struct Todo {
     pub key: UserKey,
-    pub users: Vec<(MatchedPhoto, Option<SourceId>)>,
+    /// In file order; kept for the run, so that whatever a stop leaves undone is known.
+    pub users: Arc<Vec<Target>>,
     /// The users already known from the directory listing (no look-ups then).
     pub known: Option<crate::graph::Resolved>,
-}
-
-/// What the stage did: the rows of the users sent (or made and refused), and of those
-/// the look-up did not pin down; users a stop left undone are among the first, pending.
-pub(super) struct Sent {
-    pub rows: Vec<(String, Row)>,
-    pub unresolved: Vec<(String, Row)>,
-    /// The backup folder, when one was made.
-    pub backup_dir: Option<std::path::PathBuf>,
 }
 
 /// A user the breaker kept from being sent.
 const HELD_BACK: &str = "not sent: the run was stopped because every photo write failed the same way (see the message); fix it and run the same command again";
 
 /// Looks the users up, makes their photos and uploads them, all at once: look-ups feed
-/// the rayon workers, which feed the uploads through a bounded queue.
+/// the rayon workers, which feed the uploads through a bounded queue. Every user of
+/// `todo` ends with one row in `report`: done, or pending when a stop or the breaker
+/// left it undone. Returns the backup folder when one was made.
 pub(super) async fn all(
     send: Sending,
     todo: Todo,
+    report: &Sink,
     pool: rayon::ThreadPool,
     out: &Output,
-) -> Result<Sent, UploadError> {
-    // Rows for whatever an interruption leaves undone.
-    let mut waiting: HashMap<String, Row> = todo
-        .users
-        .iter()
-        .map(|(m, _)| (m.user.user.to_lowercase(), matched_row(m)))
-        .collect();
+) -> Result<Option<std::path::PathBuf>, UploadError> {
     let stop = Stop::global();
     let _armed = stop.arm();
     let total = todo.users.len() as u64;
@@ -149,10 +145,12 @@ pub(super) async fn all(
         key: todo.key,
         known: todo.known,
         recorder: send.recorder.clone(),
+        report: report.clone(),
         processing: processing.clone(),
         uploading: uploading.clone(),
     };
-    let looking = tokio::spawn(resolve::stream(lookups, todo.users, work_tx, stop.clone()));
+    let users = Arc::clone(&todo.users);
+    let looking = tokio::spawn(resolve::stream(lookups, users, work_tx, stop.clone()));
     let (tx, rx) = mpsc::channel::<Made>(64);
     let producer = produce(work_rx, pool, tx, &send, processing, stop.clone());
     let ticker = throttle_ticker(Arc::clone(&send.client), uploading.clone(), out.verbose());
@@ -161,32 +159,36 @@ pub(super) async fn all(
     let job = Arc::new(Job {
         send,
         stop: stop.clone(),
+        report: report.clone(),
     });
     let consumed = consume(rx, &job, &stop, &uploading, grace).await;
     ticker.abort();
     uploading.finish_and_clear();
-    let unresolved = looking.await.unwrap_or_default();
+    let _ = looking.await;
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     let backup_dir = job.send.backup.get().map(|d| d.path().to_path_buf());
-    let rows = consumed?;
-    let mut done = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
-    for (key, _) in done.iter().chain(&unresolved) {
-        waiting.remove(key);
-    }
-    let tripped = breaker.tripped().is_some();
-    for (key, mut row) in waiting {
+    consumed?;
+    left_undone(&todo.users, report, breaker.tripped().is_some());
+    Ok(backup_dir)
+}
+
+/// The users with no row yet (a stop or the breaker came first) get a pending one: a
+/// re-run does them.
+fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
+    let mut report = report.lock();
+    let done = report.store().body_ranks();
+    for t in users {
+        if done.binary_search(&t.rank).is_ok() {
+            continue;
+        }
+        let mut row = matched_row(&t.photo);
         if tripped {
             rows::set(&mut row, Status::Pending, HELD_BACK);
         } else {
             rows::pending(&mut row);
         }
-        done.push((key, row));
+        report.push_at(Place::Body(t.rank), row);
     }
-    Ok(Sent {
-        rows: done,
-        unresolved,
-        backup_dir,
-    })
 }
 
 /// Starts the rayon workers that make the photos of the users the look-ups found.
@@ -227,8 +229,6 @@ fn produce(
     })
 }
 
-type Rows = Arc<Mutex<Vec<(String, Row)>>>;
-
 /// Takes made photos off the queue and starts their uploads until the queue ends or a
 /// stop comes; then waits for the uploads (a stop: at most `grace`).
 async fn consume(
@@ -237,8 +237,7 @@ async fn consume(
     stop: &Stop,
     bar: &indicatif::ProgressBar,
     grace: Duration,
-) -> Result<Rows, UploadError> {
-    let rows: Rows = Arc::new(Mutex::new(Vec::new()));
+) -> Result<(), UploadError> {
     let mut tasks = tokio::task::JoinSet::new();
     // Enough tasks to keep the throttle's window full; the window itself limits requests.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
@@ -258,10 +257,10 @@ async fn consume(
         };
         let ready = match item {
             Made::Ready(r) => r,
-            Made::Done(key, row, source) => {
+            Made::Done(unsent) => {
                 bar.inc(1);
-                job.record_unsent(&key, &row, source);
-                push(&rows, key, row);
+                job.record_unsent(&unsent);
+                job.report.push(unsent.rank, unsent.row);
                 continue;
             }
         };
@@ -278,12 +277,12 @@ async fn consume(
                 Err(e) => { failed = Some(UploadError::Failed(e.to_string())); break; }
             },
         };
-        let (job, rows, bar) = (Arc::clone(job), Arc::clone(&rows), bar.clone());
+        let (job, bar) = (Arc::clone(job), bar.clone());
         tasks.spawn(async move {
-            let key = ready.key.clone();
+            let rank = ready.rank;
             let row = job.send(ready).await;
             bar.inc(1);
-            push(&rows, key, row);
+            job.report.push(rank, row);
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -293,7 +292,7 @@ async fn consume(
     drain(tasks, stop, bar, grace).await;
     match failed {
         Some(e) => Err(e),
-        None => Ok(rows),
+        None => Ok(()),
     }
 }
 
@@ -327,12 +326,6 @@ async fn drain(
     }
 }
 
-fn push(rows: &Mutex<Vec<(String, Row)>>, key: String, row: Row) {
-    rows.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((key, row));
-}
-
 /// Makes one photo on a rayon worker.
 fn make_one(w: Work, image: &ImageOptions, thumbs: bool) -> Made {
     let mut row = matched_row(&w.photo);
@@ -344,20 +337,31 @@ fn make_one(w: Work, image: &ImageOptions, thumbs: bool) -> Made {
             Err(e) => {
                 let why = format!("cannot read {}: {e}", w.photo.file.path.display());
                 rows::set(&mut row, Status::InvalidImage, why);
-                return Made::Done(w.key, row, None);
+                return Made::Done(Unsent {
+                    rank: w.rank,
+                    key: w.key,
+                    row,
+                    source: None,
+                });
             }
         },
     };
     match make::made(&w.photo, row, image, thumbs) {
         Ok((photo, row)) => Made::Ready(Ready {
             output_hash: state::hash_bytes(&photo.jpeg),
+            rank: w.rank,
             key: w.key,
             row,
             user_id: w.user_id,
             jpeg: photo.jpeg,
             source,
         }),
-        Err(row) => Made::Done(w.key, row, Some(source)),
+        Err(row) => Made::Done(Unsent {
+            rank: w.rank,
+            key: w.key,
+            row,
+            source: Some(source),
+        }),
     }
 }
 
@@ -365,12 +369,14 @@ fn make_one(w: Work, image: &ImageOptions, thumbs: bool) -> Made {
 struct Job {
     send: Sending,
     stop: Stop,
+    report: Sink,
 }
 
 impl Job {
     /// Uploads one photo, records the outcome and turns it into its row.
     async fn send(&self, ready: Ready) -> Row {
         let Ready {
+            rank: _,
             key,
             mut row,
             user_id,
@@ -443,10 +449,10 @@ impl Job {
     }
 
     /// Records a photo that never reached Graph (could not be made).
-    fn record_unsent(&self, key: &str, row: &Row, source: Option<SourceId>) {
+    fn record_unsent(&self, unsent: &Unsent) {
         if let Some(rec) = &self.send.recorder {
-            let mut o = Outcome::from_row(key, row, Effect::None);
-            o.source = source;
+            let mut o = Outcome::from_row(&unsent.key, &unsent.row, Effect::None);
+            o.source = unsent.source.clone();
             rec.outcome(o);
         }
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::resolve::Target;
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
 use crate::report::{Row, Status};
@@ -13,20 +14,32 @@ use crate::state::{Landed, SourceId};
 /// A matched photo after the state database was asked about it.
 pub(super) enum Decided {
     /// Photo, settings and last upload unchanged: nothing to do.
-    Skip(String, Row),
-    Todo(MatchedPhoto, Option<SourceId>),
+    Skip(u64, String, Row),
+    Todo(Target),
 }
 
 /// Whether a user's photo can be skipped: same content (by hash) and settings as their
 /// last confirmed upload, and no failed attempt since.
-fn decide(m: MatchedPhoto, landed: &HashMap<String, Landed>, settings_hash: &str) -> Decided {
+fn decide(
+    rank: u64,
+    m: MatchedPhoto,
+    landed: &HashMap<String, Landed>,
+    settings_hash: &str,
+) -> Decided {
+    let todo = |photo, source| {
+        Decided::Todo(Target {
+            rank,
+            photo,
+            source,
+        })
+    };
     let key = m.user.user.to_lowercase();
     let Some(l) = landed.get(&key) else {
-        return Decided::Todo(m, None);
+        return todo(m, None);
     };
     let Ok(source) = SourceId::of(&m.file.path, Some(l)) else {
         // Unreadable now: processing reports why.
-        return Decided::Todo(m, None);
+        return todo(m, None);
     };
     if l.source.hash == source.hash && l.settings_hash == settings_hash {
         let mut row = matched_row(&m);
@@ -38,43 +51,39 @@ fn decide(m: MatchedPhoto, landed: &HashMap<String, Landed>, settings_hash: &str
                 l.at
             ),
         );
-        Decided::Skip(key, row)
+        Decided::Skip(rank, key, row)
     } else {
-        Decided::Todo(m, Some(source))
+        todo(m, Some(source))
     }
 }
 
-/// Splits the matched photos into those skipped as unchanged (with their rows) and
-/// those to do (with the source identity already read, where it was).
-pub(super) type Split = (Vec<(String, Row)>, Vec<(MatchedPhoto, Option<SourceId>)>);
+/// The matched photos skipped as unchanged (rank, state key, row) and those to do (with
+/// the source identity already read, where it was); ranks are file order.
+pub(super) type Split = (Vec<(u64, String, Row)>, Vec<Target>);
 
 /// Skips are decided first: a user with nothing new costs no look-up, decode or upload,
 /// so next month's re-run of 100,000 users only touches the new photos.
 pub(super) fn split(
-    matched: Vec<MatchedPhoto>,
+    mut matched: Vec<MatchedPhoto>,
     landed: &HashMap<String, Landed>,
     settings_hash: &str,
     pool: &rayon::ThreadPool,
 ) -> Split {
-    let decided: Vec<Decided> = if landed.is_empty() {
+    // The report lists users in file order, whatever order their uploads finish in.
+    matched.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
+    let decided: Vec<Decided> = pool.install(|| {
         matched
-            .into_iter()
-            .map(|m| Decided::Todo(m, None))
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, m)| decide(i as u64, m, landed, settings_hash))
             .collect()
-    } else {
-        pool.install(|| {
-            matched
-                .into_par_iter()
-                .map(|m| decide(m, landed, settings_hash))
-                .collect()
-        })
-    };
+    });
     let mut skipped = Vec::new();
     let mut todo = Vec::new();
     for d in decided {
         match d {
-            Decided::Skip(key, row) => skipped.push((key, row)),
-            Decided::Todo(m, source) => todo.push((m, source)),
+            Decided::Skip(rank, key, row) => skipped.push((rank, key, row)),
+            Decided::Todo(t) => todo.push(t),
         }
     }
     (skipped, todo)
@@ -82,11 +91,11 @@ pub(super) fn split(
 
 /// A staged roll-out (10, then 100, then all): the users past `limit` wait for a later
 /// run, and are neither looked up nor recorded as done.
-pub(super) fn beyond_limit<T>(todo: &mut Vec<(MatchedPhoto, T)>, limit: usize) -> Vec<Row> {
+pub(super) fn beyond_limit(todo: &mut Vec<Target>, limit: usize) -> Vec<Row> {
     todo.split_off(limit.min(todo.len()))
         .into_iter()
-        .map(|(m, _)| {
-            let mut row = matched_row(&m);
+        .map(|t| {
+            let mut row = matched_row(&t.photo);
             rows::set(
                 &mut row,
                 Status::Skipped,
