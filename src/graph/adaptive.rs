@@ -356,15 +356,11 @@ impl Controller {
         if self.cap >= self.ceiling && in_flight > self.most_accepted {
             // Refused at more in flight than ever went through: a concurrency cap, or a
             // rate limit met while growing. The cap is the cheaper guess to test: the
-            // window stays one below and the rate is kept. Under a cap nothing is refused
+            // window stays one below and the rate is not cut (under a cap it was never the
+            // problem; only a slow start's overshoot goes). Under a cap nothing is refused
             // any more (the client never counts fewer in flight than the server); a rate
             // limit refuses again below it, and is then cut as one.
-            if self.most_accepted == 0 {
-                // Nothing answered yet: no send rate to fit, only a burst that ran out.
-                self.rate = self.cap_rate(self.rate.min(self.sent_last_second(now)));
-            } else {
-                self.cut_rate(now);
-            }
+            self.rate = self.cap_rate(self.rate.min(self.sent_last_second(now)));
             self.cap = in_flight.saturating_sub(1).max(1);
             self.probing = false;
             self.cap_probe_at = Some(now + self.cap_hold);

@@ -24,7 +24,12 @@ pub struct Throttle {
 
 struct State {
     ctl: Controller,
+    /// Places taken, including requests still waiting for the gate or their pacing turn.
     in_flight: usize,
+    /// Requests that have left and are unanswered: what the server sees in flight, and
+    /// what the controller compares with a concurrency cap (places waiting their pacing
+    /// turn would make a cap look far higher than it is).
+    departed: usize,
     /// Pacing (GCRA): when the next request is due if sends were perfectly even.
     due: Instant,
 }
@@ -34,6 +39,7 @@ struct State {
 pub struct Slot<'a> {
     throttle: &'a Throttle,
     sent: Sent,
+    departed: bool,
 }
 
 impl Slot<'_> {
@@ -52,6 +58,9 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let mut st = self.throttle.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
+        if self.departed {
+            st.departed = st.departed.saturating_sub(1);
+        }
         drop(st);
         self.throttle.changed.notify_waiters();
     }
@@ -68,6 +77,7 @@ impl Throttle {
             state: Mutex::new(State {
                 ctl: Controller::new(concurrency.max(1), rate),
                 in_flight: 0,
+                departed: 0,
                 due: now,
             }),
             changed: Notify::new(),
@@ -107,6 +117,7 @@ impl Throttle {
                 at: Duration::ZERO,
                 in_flight: 0,
             },
+            departed: false,
         };
         loop {
             self.wait_gate().await;
@@ -128,9 +139,11 @@ impl Throttle {
         let now = Instant::now();
         let mut st = self.lock();
         st.ctl.on_send(self.since_epoch(now));
+        st.departed += 1;
+        slot.departed = true;
         slot.sent = Sent {
             at: self.since_epoch(now),
-            in_flight: st.in_flight,
+            in_flight: st.departed,
         };
         drop(st);
         slot
