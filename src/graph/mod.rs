@@ -387,7 +387,7 @@ fn invalid_value(key: UserKey, value: &str) -> Option<String> {
 }
 
 /// Graph allows at most 15 values in one `in (...)` filter.
-const FILTER_IN_MAX: usize = 15;
+pub(crate) const FILTER_IN_MAX: usize = 15;
 /// Photo answers: Graph's 4 MB limit plus room for a server that stored a bit more.
 pub const PHOTO_BODY_MAX: usize = 4 * 1024 * 1024 + 256 * 1024;
 /// JSON answers: a 999-user page is about 1 MB.

@@ -55,7 +55,7 @@ pub(super) async fn prepare(
 }
 
 /// Users a filtered look-up asks for at once (Graph's limit on `in (...)` values).
-const PER_LOOKUP: u64 = 15;
+const PER_LOOKUP: u64 = crate::graph::FILTER_IN_MAX as u64;
 /// Users a directory page holds (`$top=999`).
 const PER_PAGE: u64 = 999;
 /// Below this many users the look-ups are few and run alongside the uploads: not worth
@@ -71,11 +71,18 @@ pub(super) enum Finding {
     Listing,
 }
 
+/// Requests each way: (filtered look-ups, directory pages).
+fn requests(targets: u64, tenant: u64) -> (u64, u64) {
+    (
+        targets.div_ceil(PER_LOOKUP),
+        tenant.div_ceil(PER_PAGE).max(1),
+    )
+}
+
 /// Page the directory when that takes at most half the requests of the look-ups: the
 /// listing has to finish before the first upload, the look-ups do not.
 pub(super) fn choose(targets: u64, tenant: u64) -> Finding {
-    let lookups = targets.div_ceil(PER_LOOKUP);
-    let pages = tenant.div_ceil(PER_PAGE).max(1);
+    let (lookups, pages) = requests(targets, tenant);
     if pages * 2 <= lookups {
         Finding::Listing
     } else {
@@ -106,8 +113,7 @@ pub(super) async fn listing_if_cheaper(
             return None;
         }
     };
-    let lookups = targets.div_ceil(PER_LOOKUP);
-    let pages = tenant.div_ceil(PER_PAGE).max(1);
+    let (lookups, pages) = requests(targets, tenant);
     if choose(targets, tenant) == Finding::LookUps {
         tracing::info!(
             targets,
