@@ -38,9 +38,15 @@ run() {
   local label=$1 allowed=$2 target=$3 emu_args=$4 up_args=$5
   "$bin" emulator --generate-users "$n" --retry-after 2 $emu_args > "$work/emu.log" &
   emu_pid=$!
-  for _ in $(seq 1 50); do grep -q "listening on" "$work/emu.log" 2>/dev/null && break; sleep 0.1; done
+  # A busy machine (a build beside the bench) can take seconds to start 5,000 users.
+  for _ in $(seq 1 300); do grep -q "listening on" "$work/emu.log" 2>/dev/null && break; sleep 0.1; done
   local url
   url=$(awk '/listening on/ {print $4; exit}' "$work/emu.log")
+  if [ -z "$url" ]; then
+    echo "| $label | the emulator did not start within 30 s: $(tail -1 "$work/emu.log") |||||||"
+    kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null || true; emu_pid=""
+    return
+  fi
   local start end
   start=$(date +%s.%N)
   AZURE_CLIENT_SECRET=emulator-secret "$bin" upload -q --tenant bench --client-id bench \
