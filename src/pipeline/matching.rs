@@ -6,7 +6,7 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::ConfigError;
-use crate::config::MatchOptions;
+use crate::config::{CropMode, Framing, ImageOptions, MatchOptions};
 use crate::pipeline::discover::PhotoFile;
 
 /// One usable CSV user.
@@ -18,6 +18,21 @@ pub struct UserRow {
     pub key: String,
     /// Value of the user column: the Microsoft 365 user the photo goes to.
     pub user: String,
+    /// This user's `crop` and `framing` cells, when the CSV has those columns and they
+    /// are filled: HR fixes one photo without renaming files or changing the run's flags.
+    pub crop: Option<CropMode>,
+    pub framing: Option<Framing>,
+}
+
+impl UserRow {
+    /// The run's image options with this user's overrides applied.
+    pub fn image_options(&self, run: &ImageOptions) -> ImageOptions {
+        ImageOptions {
+            crop: self.crop.unwrap_or(run.crop),
+            framing: self.framing.unwrap_or(run.framing),
+            ..run.clone()
+        }
+    }
 }
 
 /// A CSV row that cannot be used, with why.
@@ -138,6 +153,9 @@ impl UserIndex {
         };
         let key_col = find(&opts.match_column, "--match-column")?;
         let user_col = find(&opts.user_column, "--user-column")?;
+        // Optional per-user overrides of --crop and --framing.
+        let crop_col = column_index(&headers, "crop");
+        let framing_col = column_index(&headers, "framing");
 
         let mut index = UserIndex::default();
         // Line numbers counted from the text itself: the csv crate's own count is off
@@ -181,7 +199,44 @@ impl UserIndex {
                 });
                 continue;
             }
-            index.add(UserRow { line, key, user });
+            let cell = |col: Option<usize>| {
+                col.and_then(|c| record.get(c))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let crop = match cell(crop_col).map(|v| (v, CropMode::parse(v))) {
+                None => None,
+                Some((_, Some(mode))) => Some(mode),
+                Some((v, None)) => {
+                    index.issues.push(CsvIssue {
+                        line,
+                        user: Some(user),
+                        reason: format!("crop column: {v:?} is not face, portrait or centre"),
+                        duplicate: false,
+                    });
+                    continue;
+                }
+            };
+            let framing = match cell(framing_col).map(|v| (v, Framing::parse(v))) {
+                None => None,
+                Some((_, Some(f))) => Some(f),
+                Some((v, None)) => {
+                    index.issues.push(CsvIssue {
+                        line,
+                        user: Some(user),
+                        reason: format!("framing column: {v:?} is not tight, standard or loose"),
+                        duplicate: false,
+                    });
+                    continue;
+                }
+            };
+            index.add(UserRow {
+                line,
+                key,
+                user,
+                crop,
+                framing,
+            });
         }
         Ok(index)
     }
@@ -242,6 +297,8 @@ impl UserIndex {
                     line,
                     key,
                     user: upn,
+                    crop: None,
+                    framing: None,
                 });
             }
         }

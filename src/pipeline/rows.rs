@@ -56,9 +56,19 @@ pub fn processed(row: &mut Row, photo: &ProcessedPhoto, size: u32) {
         }
         CropNote::SeveralFaces(n) => {
             row.notes.push("several-faces".into());
-            row.detail = format!("{n} faces found; framed the largest");
+            row.detail = format!(
+                "{n} faces found; framed the largest (the one nearest the centre among faces of the same size)"
+            );
         }
         _ => {}
+    }
+    if let Some(face) = &photo.face {
+        let (x, y, w, h) = face.rect;
+        row.face_box = Some(format!("{x},{y},{w},{h}"));
+        // Two decimals: what a person compares, and stable in CSV diffs.
+        row.face_share = Some((face.share * 100.0).round() / 100.0);
+        row.face_confidence = Some((face.score * 100.0).round() / 100.0);
+        row.notes.extend(face.notes().into_iter().map(String::from));
     }
     if photo.too_small {
         row.notes.push("too-small".into());

@@ -28,6 +28,9 @@ const HEADER: &[&str] = &[
     "http_status",
     "graph_code",
     "request_id",
+    "face_share",
+    "face_confidence",
+    "face_box",
 ];
 
 /// First characters that make Excel, LibreOffice or Google Sheets read a cell as a
@@ -103,6 +106,9 @@ impl Exporter for CsvExporter {
                 opt(&row.http_status),
                 opt(&row.graph_code),
                 opt(&row.request_id),
+                opt(&row.face_share),
+                opt(&row.face_confidence),
+                opt(&row.face_box),
             ];
             // Every cell, numbers included: none of ours starts with a sign, and a rule
             // with exceptions is one that someone gets wrong later.

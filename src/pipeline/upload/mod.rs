@@ -82,14 +82,13 @@ pub async fn run(
         }
         vec![&scope]
     };
-    let settings_hash = state::settings_hash(&opts.image);
     let pool = prepare::thread_pool(opts.jobs);
     let landed = match (&db, upload.force) {
         (Some(db), false) => db.landed(&scopes)?,
         _ => HashMap::new(),
     };
     let checking = out.spinner("comparing photos with the state database");
-    let (skipped, mut todo) = skip::split(matched, &landed, &settings_hash, &pool);
+    let (skipped, mut todo) = skip::split(matched, &landed, &opts.image, &pool);
     checking.finish_and_clear();
     drop(landed);
     let later = match upload.limit {
@@ -130,7 +129,6 @@ pub async fn run(
         dry_run: upload.dry_run,
         backup,
         recorder: recorder.clone(),
-        settings_hash,
         image: opts.image.clone(),
         thumbs: opts.html.is_some(),
         grace: upload.grace,

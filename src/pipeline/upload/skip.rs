@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::resolve::Target;
+use crate::config::ImageOptions;
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
 use crate::report::{Row, Status};
-use crate::state::{Landed, SourceId};
+use crate::state::{self, Landed, SourceId};
 
 /// A matched photo after the state database was asked about it.
 pub(super) enum Decided {
@@ -24,8 +25,10 @@ fn decide(
     rank: u64,
     m: MatchedPhoto,
     landed: &HashMap<String, Landed>,
-    settings_hash: &str,
+    image: &ImageOptions,
 ) -> Decided {
+    // Per user: a CSV `crop`/`framing` cell is part of what made their photo.
+    let settings_hash = state::settings_hash(&m.user.image_options(image));
     let todo = |photo, source| {
         Decided::Todo(Target {
             rank,
@@ -66,7 +69,7 @@ pub(super) type Split = (Vec<(u64, String, Row)>, Vec<Target>);
 pub(super) fn split(
     mut matched: Vec<MatchedPhoto>,
     landed: &HashMap<String, Landed>,
-    settings_hash: &str,
+    image: &ImageOptions,
     pool: &rayon::ThreadPool,
 ) -> Split {
     // The report lists users in file order, whatever order their uploads finish in.
@@ -75,7 +78,7 @@ pub(super) fn split(
         matched
             .into_par_iter()
             .enumerate()
-            .map(|(i, m)| decide(i as u64, m, landed, settings_hash))
+            .map(|(i, m)| decide(i as u64, m, landed, image))
             .collect()
     });
     let mut skipped = Vec::new();
