@@ -199,32 +199,13 @@ impl UserIndex {
                 });
                 continue;
             }
-            let cell = |col: Option<usize>| {
-                col.and_then(|c| record.get(c))
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-            };
-            let crop = match cell(crop_col).map(|v| (v, CropMode::parse(v))) {
-                None => None,
-                Some((_, Some(mode))) => Some(mode),
-                Some((v, None)) => {
+            let (crop, framing) = match overrides(&record, crop_col, framing_col) {
+                Ok(o) => o,
+                Err(reason) => {
                     index.issues.push(CsvIssue {
                         line,
                         user: Some(user),
-                        reason: format!("crop column: {v:?} is not face, portrait or centre"),
-                        duplicate: false,
-                    });
-                    continue;
-                }
-            };
-            let framing = match cell(framing_col).map(|v| (v, Framing::parse(v))) {
-                None => None,
-                Some((_, Some(f))) => Some(f),
-                Some((v, None)) => {
-                    index.issues.push(CsvIssue {
-                        line,
-                        user: Some(user),
-                        reason: format!("framing column: {v:?} is not tight, standard or loose"),
+                        reason,
                         duplicate: false,
                     });
                     continue;
@@ -393,6 +374,33 @@ impl UserIndex {
 }
 
 /// Finds a column by name, exactly first, then ignoring case and spaces.
+/// A row's `crop` and `framing` cells (the per-user overrides of `--crop` and
+/// `--framing`): empty or absent is `None`; a value that is neither is the row's issue.
+fn overrides(
+    record: &csv::StringRecord,
+    crop_col: Option<usize>,
+    framing_col: Option<usize>,
+) -> Result<(Option<CropMode>, Option<Framing>), String> {
+    let cell = |col: Option<usize>| {
+        col.and_then(|c| record.get(c))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let crop = cell(crop_col)
+        .map(|v| {
+            CropMode::parse(v)
+                .ok_or_else(|| format!("crop column: {v:?} is not face, portrait or centre"))
+        })
+        .transpose()?;
+    let framing = cell(framing_col)
+        .map(|v| {
+            Framing::parse(v)
+                .ok_or_else(|| format!("framing column: {v:?} is not tight, standard or loose"))
+        })
+        .transpose()?;
+    Ok((crop, framing))
+}
+
 fn column_index(headers: &[String], name: &str) -> Option<usize> {
     headers.iter().position(|h| h == name).or_else(|| {
         let want = normalise(name);

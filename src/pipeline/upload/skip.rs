@@ -14,8 +14,9 @@ use crate::state::{self, Landed, SourceId};
 
 /// A matched photo after the state database was asked about it.
 pub(super) enum Decided {
-    /// Photo, settings and last upload unchanged: nothing to do.
-    Skip(u64, String, Row),
+    /// Photo, settings and last upload unchanged: nothing to do (the row boxed: it is
+    /// twice the size of a target).
+    Skip(u64, String, Box<Row>),
     Todo(Target),
 }
 
@@ -54,7 +55,7 @@ fn decide(
                 l.at
             ),
         );
-        Decided::Skip(rank, key, row)
+        Decided::Skip(rank, key, Box::new(row))
     } else {
         todo(m, Some(source))
     }
@@ -85,7 +86,7 @@ pub(super) fn split(
     let mut todo = Vec::new();
     for d in decided {
         match d {
-            Decided::Skip(rank, key, row) => skipped.push((rank, key, row)),
+            Decided::Skip(rank, key, row) => skipped.push((rank, key, *row)),
             Decided::Todo(t) => todo.push(t),
         }
     }
