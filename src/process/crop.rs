@@ -23,6 +23,9 @@ pub struct Placement {
     pub face: Option<FaceBox>,
     /// The framed face passed only the fallback score.
     pub low_confidence: bool,
+    /// Several faces were about as large as the largest: the framed one is the one
+    /// nearest the centre, not simply the largest.
+    pub nearest_centre: bool,
 }
 
 impl Placement {
@@ -34,6 +37,7 @@ impl Placement {
             note,
             face: None,
             low_confidence: false,
+            nearest_centre: false,
         }
     }
 
@@ -63,10 +67,14 @@ const EYES_FROM_TOP: f32 = 0.40;
 /// Faces narrower than this share of the largest one are ignored when counting
 /// (passers-by, pictures on the wall, false positives in the background).
 const COUNTED_FACE_SHARE: f32 = 1.0 / 3.0;
-/// Faces whose width is within this share of the largest one's are "the same size":
-/// among them the one nearest the centre is framed (the photographer put the subject
-/// there).
+/// Faces whose width is within this share of the largest one's, or within
+/// [`SAME_SIZE_PX`] pixels of the analysis copy, are "the same size": among them the one
+/// nearest the centre is framed (the photographer put the subject there).
 const SAME_SIZE: f32 = 0.05;
+/// YuNet's boxes of one face pasted three times into one picture came out 28.7, 28.7
+/// and 30.8 px wide in the analysis copy (7% apart): at the sizes of a group photo the
+/// box jitters by a few pixels, which a share alone would read as a size difference.
+const SAME_SIZE_PX: f32 = 3.0;
 
 /// Places the square for `mode` (see [`CropMode`]). `min_side` is the smallest square a
 /// face crop may zoom to, in image pixels (the output size, so nothing is upscaled).
@@ -101,9 +109,18 @@ fn portrait_y(h: u32, side: u32) -> u32 {
     (h - side) / 6
 }
 
+/// The face [`choose`] picked, how many faces count, and whether it won by being
+/// nearest the centre among faces of the same size.
+struct Chosen {
+    face: FaceBox,
+    counted: usize,
+    nearest_centre: bool,
+}
+
 /// The face to frame: the largest, or among faces of the same size (within
-/// [`SAME_SIZE`]) the one nearest the centre. Also how many faces count.
-fn choose(faces: &[FaceBox], w: f32, h: f32) -> Option<(FaceBox, usize)> {
+/// [`SAME_SIZE`] or [`SAME_SIZE_PX`]) the one nearest the centre. Also how many faces
+/// count. `faces` and `w`, `h` are in the analysis copy's pixels.
+fn choose(faces: &[FaceBox], w: f32, h: f32) -> Option<Chosen> {
     let largest = faces.iter().map(|f| f.width).fold(0.0f32, f32::max);
     let counted = faces
         .iter()
@@ -116,11 +133,16 @@ fn choose(faces: &[FaceBox], w: f32, h: f32) -> Option<(FaceBox, usize)> {
         );
         cx * cx + cy * cy
     };
-    faces
+    let same = largest - (largest * SAME_SIZE).max(SAME_SIZE_PX);
+    let same_size: Vec<&FaceBox> = faces.iter().filter(|f| f.width >= same).collect();
+    same_size
         .iter()
-        .filter(|f| f.width >= largest * (1.0 - SAME_SIZE))
         .min_by(|a, b| off_centre(a).total_cmp(&off_centre(b)))
-        .map(|f| (*f, counted))
+        .map(|f| Chosen {
+            face: **f,
+            counted,
+            nearest_centre: same_size.len() > 1,
+        })
 }
 
 fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> Placement {
@@ -133,7 +155,12 @@ fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> P
     let (sw, sh) = (small.width, small.height);
     let found = face::detect(&small.rgb, sw, sh);
     let (fx, fy) = (w as f32 / sw as f32, h as f32 / sh as f32);
-    if let Some((chosen, counted)) = choose(&found.faces, sw as f32, sh as f32) {
+    if let Some(Chosen {
+        face: chosen,
+        counted,
+        nearest_centre,
+    }) = choose(&found.faces, sw as f32, sh as f32)
+    {
         let scaled = chosen.scaled(fx, fy);
         let (x, y, side) = frame_face(w, h, &scaled, framing.face_share(), min_side);
         return Placement {
@@ -147,6 +174,7 @@ fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> P
             },
             face: Some(scaled),
             low_confidence: found.low_confidence,
+            nearest_centre,
         };
     }
     let small_side = sw.min(sh);
@@ -339,12 +367,20 @@ mod tests {
             face(450.0, 250.0, 97.0),
             face(800.0, 10.0, 40.0),
         ];
-        let (chosen, counted) = choose(&faces, 1000.0, 600.0).expect("a face");
-        assert_eq!(chosen.x, 450.0);
-        assert_eq!(counted, 3);
+        let c = choose(&faces, 1000.0, 600.0).expect("a face");
+        assert_eq!(c.face.x, 450.0);
+        assert_eq!(c.counted, 3);
+        assert!(c.nearest_centre);
         // A clearly larger face wins even off centre.
         let faces = [face(10.0, 10.0, 140.0), face(450.0, 250.0, 100.0)];
-        assert_eq!(choose(&faces, 1000.0, 600.0).map(|c| c.0.x), Some(10.0));
+        let c = choose(&faces, 1000.0, 600.0).expect("a face");
+        assert_eq!((c.face.x, c.nearest_centre), (10.0, false));
+        // Small faces: 3 px of box jitter is the same size, even at 7%.
+        let faces = [face(10.0, 10.0, 30.8), face(190.0, 90.0, 28.7)];
+        let c = choose(&faces, 416.0, 208.0).expect("a face");
+        assert_eq!((c.face.x, c.nearest_centre), (190.0, true));
+        let faces = [face(10.0, 10.0, 30.8), face(190.0, 90.0, 27.0)];
+        assert_eq!(choose(&faces, 416.0, 208.0).map(|c| c.face.x), Some(10.0));
     }
 
     #[test]

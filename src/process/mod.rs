@@ -86,6 +86,9 @@ pub struct FaceSummary {
     pub luma: Option<f32>,
     /// Nothing reached the detector's usual score; this face passed only the fallback.
     pub low_confidence: bool,
+    /// Several faces were about as large: this one was framed as the one nearest the
+    /// centre.
+    pub nearest_centre: bool,
 }
 
 /// Below this share of the square the face is `small-face`: at a 48 px avatar that is a
@@ -94,22 +97,47 @@ pub struct FaceSummary {
 pub const SMALL_FACE_SHARE: f32 = 0.25;
 
 impl FaceSummary {
-    /// The notes a person would send the photo back for.
-    pub fn notes(&self) -> Vec<&'static str> {
+    /// The notes a person would send the photo back for, each with what it means for
+    /// this photo (for the report's detail).
+    pub fn notes(&self) -> Vec<(&'static str, String)> {
         let mut notes = Vec::new();
         if self.share < SMALL_FACE_SHARE {
-            notes.push("small-face");
+            notes.push((
+                "small-face",
+                format!(
+                    "the face fills only {:.0}% of the square (the photo has too few pixels to zoom closer without upscaling): a closer photo would be better",
+                    self.share * 100.0
+                ),
+            ));
         }
-        if self.sharpness.is_some_and(|s| s < checks::BLURRY_BELOW) {
-            notes.push("blurry");
+        if let Some(s) = self.sharpness.filter(|&s| s < checks::BLURRY_BELOW) {
+            notes.push((
+                "blurry",
+                format!(
+                    "the face looks blurred (sharpness {s:.0}, below {:.0})",
+                    checks::BLURRY_BELOW
+                ),
+            ));
         }
         match self.luma {
-            Some(l) if l < checks::DARK_BELOW => notes.push("dark"),
-            Some(l) if l > checks::OVEREXPOSED_ABOVE => notes.push("overexposed"),
+            Some(l) if l < checks::DARK_BELOW => notes.push((
+                "dark",
+                format!("the face is dark (brightness {l:.0} of 255)"),
+            )),
+            Some(l) if l > checks::OVEREXPOSED_ABOVE => notes.push((
+                "overexposed",
+                format!("the face is overexposed (brightness {l:.0} of 255)"),
+            )),
             _ => {}
         }
         if self.low_confidence {
-            notes.push("low-confidence");
+            notes.push((
+                "low-confidence",
+                format!(
+                    "the face detector is unsure (confidence {:.2}): check that the square holds a face",
+                    self.score
+                ),
+            ));
         }
         notes
     }
@@ -386,22 +414,15 @@ pub fn process(
             sharpness: measured.map(|m| m.sharpness),
             luma: measured.map(|m| m.luma),
             low_confidence: placement.low_confidence,
+            nearest_centre: placement.nearest_centre,
         }
     });
     let (source_thumb, output_thumb) = match source_thumb {
-        Some(n) => {
-            let mut marked = None;
-            if let Some(f) = placement.face {
-                // The face box on the source thumbnail, for the person checking the sheet.
-                let mut copy = rgb.clone();
-                draw_box(&mut copy, &f);
-                marked = Some(copy);
-            }
-            (
-                Some(thumbnail_of(marked.as_ref().unwrap_or(&rgb), n)?),
-                Some(thumbnail_of(&square, n)?),
-            )
-        }
+        // The face box on the source thumbnail, for the person checking the sheet.
+        Some(n) => (
+            Some(thumbnail_marked(&rgb, n, placement.face.as_ref())?),
+            Some(thumbnail_of(&square, n)?),
+        ),
         None => (None, None),
     };
     Ok(ProcessedPhoto {
@@ -418,13 +439,13 @@ pub fn process(
     })
 }
 
-/// Draws `face`'s box in green, a line thick enough to survive the thumbnail.
+/// Draws `face`'s box (in `img`'s pixels) in green, two pixels wide.
 fn draw_box(img: &mut image::RgbImage, face: &face::FaceBox) {
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
         return;
     }
-    let t = (w.max(h) / 150).max(2);
+    let t = 2;
     let x0 = (face.x.max(0.0) as u32).min(w - 1);
     let y0 = (face.y.max(0.0) as u32).min(h - 1);
     let x1 = ((face.x + face.width) as u32).min(w - 1);
@@ -440,6 +461,22 @@ fn draw_box(img: &mut image::RgbImage, face: &face::FaceBox) {
     }
 }
 
+/// [`thumbnail_of`] with `face` (in `rgb`'s pixels) boxed on it, drawn after the
+/// shrink so that the line stays sharp and the full-size picture is never copied.
+fn thumbnail_marked(
+    rgb: &image::RgbImage,
+    max_side: u32,
+    face: Option<&face::FaceBox>,
+) -> Result<Vec<u8>, ProcessError> {
+    let Some(face) = face else {
+        return thumbnail_of(rgb, max_side);
+    };
+    let mut small = thumbnail_pixels(rgb, max_side);
+    let f = small.width() as f32 / rgb.width().max(1) as f32;
+    draw_box(&mut small, &face.scaled(f, f));
+    encode::encode(&small, 75)
+}
+
 /// A small JPEG of the whole oriented source (long side `max_side`), for the HTML page.
 pub fn source_thumbnail(
     path: &Path,
@@ -453,14 +490,18 @@ pub fn source_thumbnail(
 
 /// Scales `rgb` so its long side is `max_side` (never up) and encodes it for a page.
 pub fn thumbnail_of(rgb: &image::RgbImage, max_side: u32) -> Result<Vec<u8>, ProcessError> {
+    encode::encode(&thumbnail_pixels(rgb, max_side), 75)
+}
+
+/// `rgb` scaled so its long side is `max_side` (never up).
+fn thumbnail_pixels(rgb: &image::RgbImage, max_side: u32) -> image::RgbImage {
     let (w, h) = rgb.dimensions();
     let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
     let (tw, th) = (
         ((w as f32 * scale).round() as u32).max(1),
         ((h as f32 * scale).round() as u32).max(1),
     );
-    let small = resize::rgb_small_smooth(rgb, tw, th);
-    encode::encode(&small, 75)
+    resize::rgb_small_smooth(rgb, tw, th)
 }
 
 #[cfg(test)]
