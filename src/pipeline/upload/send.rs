@@ -16,7 +16,7 @@ use crate::graph::{GraphClient, PhotoApi, UserKey};
 use crate::output::Output;
 use crate::pipeline::make;
 use crate::pipeline::rows::{self, matched_row};
-use crate::report::{Place, Row, Status};
+use crate::report::{Row, Status};
 use crate::state::{self, Effect, Outcome, Recorder, SourceId};
 use crate::tenant::backup::BackupDir;
 use crate::util::signals::Stop;
@@ -176,8 +176,7 @@ pub(super) async fn all(
 /// The users with no row yet (a stop or the breaker came first) get a pending one: a
 /// re-run does them.
 fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
-    let mut report = report.lock();
-    let done = report.store().body_ranks();
+    let done = report.lock().store().body_ranks();
     for t in users {
         if done.binary_search(&t.rank).is_ok() {
             continue;
@@ -188,7 +187,7 @@ fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
         } else {
             rows::pending(&mut row);
         }
-        report.push_at(Place::Body(t.rank), row);
+        report.push(t.rank, row);
     }
 }
 

@@ -9,6 +9,7 @@ use super::resolve::Target;
 use crate::config::ImageOptions;
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
+use crate::pipeline::same;
 use crate::report::{Row, Status};
 use crate::state::{self, Landed, SourceId};
 
@@ -61,9 +62,14 @@ fn decide(
     }
 }
 
-/// The matched photos skipped as unchanged (rank, state key, row) and those to do (with
-/// the source identity already read, where it was); ranks are file order.
-pub(super) type Split = (Vec<(u64, String, Row)>, Vec<Target>);
+/// The matched photos skipped as unchanged (rank, state key, row), those to do (with
+/// the source identity already read, where it was), and by rank the other users whose
+/// source has the same content (only ranks that have some); ranks are file order.
+pub(super) type Split = (
+    Vec<(u64, String, Row)>,
+    Vec<Target>,
+    HashMap<u64, Vec<String>>,
+);
 
 /// Skips are decided first: a user with nothing new costs no look-up, decode or upload,
 /// so next month's re-run of 100,000 users only touches the new photos.
@@ -75,6 +81,13 @@ pub(super) fn split(
 ) -> Split {
     // The report lists users in file order, whatever order their uploads finish in.
     matched.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
+    let shared: HashMap<u64, Vec<String>> = pool
+        .install(|| same::shared_sources(&matched))
+        .into_iter()
+        .enumerate()
+        .filter(|(_, others)| !others.is_empty())
+        .map(|(i, others)| (i as u64, others))
+        .collect();
     let decided: Vec<Decided> = pool.install(|| {
         matched
             .into_par_iter()
@@ -90,7 +103,7 @@ pub(super) fn split(
             Decided::Todo(t) => todo.push(t),
         }
     }
-    (skipped, todo)
+    (skipped, todo, shared)
 }
 
 /// A staged roll-out (10, then 100, then all): the users past `limit` wait for a later
