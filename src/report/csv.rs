@@ -154,6 +154,9 @@ mod tests {
             http_status: Some(200),
             graph_code: Some("Ok".into()),
             request_id: Some("rid-7".into()),
+            face_share: Some(0.42),
+            face_confidence: Some(0.93),
+            face_box: Some("120,40,250,260".into()),
             ..Row::default()
         });
         report.push(Row {
@@ -189,7 +192,10 @@ mod tests {
                 "2",
                 "200",
                 "Ok",
-                "rid-7"
+                "rid-7",
+                "0.42",
+                "0.93",
+                "120,40,250,260"
             ]
         );
         // Absent values are empty cells; a row without a status is reported failed.
