@@ -609,9 +609,21 @@ mod measure {
             ("t1 group".into(), group, 6),
         ];
         for (name, img) in [("astronaut", &astro), ("Tom Hanks", &hanks)] {
-            for share in [0.03f32, 0.05, 0.08] {
-                // The face (about half the picture's width) at `share` of a 3000 px side.
-                let scale = share * 3000.0 / (img.width() as f32 * 0.5);
+            // The face's own width in this photo, as the detector boxes it (the
+            // astronaut's face is a sixth of her photo's width, Tom Hanks's aligned crop
+            // is nearly all face): the pasted face is scaled from that.
+            let own = face::detect(img.as_raw(), img.width(), img.height())
+                .faces
+                .first()
+                .map(|f| f.width)
+                .expect("the unscaled photo's face");
+            eprintln!(
+                "{name}: the face is {own:.0} px wide in the {} px photo",
+                img.width()
+            );
+            for share in [0.03f32, 0.05, 0.08, 0.12] {
+                // The face `share` of the 3000 px short side of a 4000x3000 photo.
+                let scale = share * 3000.0 / own;
                 let small = image::imageops::resize(
                     img,
                     (img.width() as f32 * scale) as u32,
@@ -620,8 +632,13 @@ mod measure {
                 );
                 let mut big = image::RgbImage::from_pixel(4000, 3000, image::Rgb([100, 110, 105]));
                 image::imageops::overlay(&mut big, &small, 2100, 1200);
+                let px = share * 3000.0;
                 cases.push((
-                    format!("{name} face {:.0}% of the short side", share * 100.0),
+                    format!(
+                        "{name} face {:.0}% of the short side ({px:.0} px of 4000x3000, {:.0} px in the analysis copy)",
+                        share * 100.0,
+                        px * ANALYSIS_LONG_SIDE as f32 / 4000.0
+                    ),
                     big,
                     1,
                 ));
