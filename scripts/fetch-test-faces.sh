@@ -8,7 +8,9 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.cache/faces"
-if [ -s "$dest/astronaut.png" ] && [ -s "$dest/t1.jpg" ] && [ -s "$dest/Tom_Hanks_54745.png" ]; then
+# What the tests open (src/process/crop.rs, checks.rs, tests/integration/face_pipeline.rs).
+if [ -s "$dest/astronaut.png" ] && [ -s "$dest/t1.jpg" ] && [ -s "$dest/Tom_Hanks_54745.png" ] \
+    && [ -s "$dest/mask_white.jpg" ] && [ -s "$dest/mask_blue.jpg" ]; then
     echo "faces already in $dest"
     exit 0
 fi
