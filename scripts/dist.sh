@@ -50,13 +50,13 @@ fi
 
 # Licences: the face model embedded with include_bytes!, and the C libraries compiled
 # into the binary (from the crates that vendor them, at the versions Cargo.lock pins).
-cp models/LICENSE-seetaface "$stage/licenses/seetaface-model-BSD-2-Clause.txt"
-cp models/README.md "$stage/licenses/seetaface-model-README.md"
+cp models/LICENSE-yunet "$stage/licenses/yunet-model-LICENSE.txt"
+cp models/README.md "$stage/licenses/yunet-model-README.md"
 registry=$(cargo metadata --format-version 1 --locked 2>/dev/null | python3 -c '
 import json, os, sys
 m = json.load(sys.stdin)
 for p in m["packages"]:
-    if p["name"] in ("turbojpeg-sys", "libheif-sys", "libsqlite3-sys", "rustface"):
+    if p["name"] in ("turbojpeg-sys", "libheif-sys", "libsqlite3-sys"):
         print(p["name"], os.path.dirname(p["manifest_path"]))
 ')
 while read -r crate dir; do
@@ -65,7 +65,6 @@ while read -r crate dir; do
                    cp "$dir/libjpeg-turbo/README.ijg" "$stage/licenses/libjpeg-turbo-README.ijg" ;;
     libheif-sys) [ -f "$dir/vendor/libheif/COPYING" ] && cp "$dir/vendor/libheif/COPYING" "$stage/licenses/libheif-LGPL-3.0.txt" ;;
     libsqlite3-sys) echo "SQLite (bundled by libsqlite3-sys) is in the public domain: https://sqlite.org/copyright.html" >"$stage/licenses/sqlite.txt" ;;
-    rustface) cp "$dir/LICENSE" "$stage/licenses/rustface-LICENSE.txt" ;;
   esac
 done <<<"$registry"
 # libde265 (HEIC's HEVC decoder) is Debian's, linked dynamically: say so beside the binary.

@@ -35,6 +35,64 @@ impl CropMode {
     }
 }
 
+/// How closely a found face is framed: the face's width as a share of the square's.
+/// The square never gets smaller than `--size` source pixels (no upscaling) nor leaves
+/// the photo, so a face may end up smaller than this asks; it never ends up larger than
+/// in the short-side square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Framing {
+    /// Face about half the width: a passport-like head shot.
+    Tight,
+    /// Head and shoulders, face about 42% of the width.
+    #[default]
+    Standard,
+    /// More shoulders, face about a third of the width.
+    Loose,
+}
+
+impl Framing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framing::Tight => "tight",
+            Framing::Standard => "standard",
+            Framing::Loose => "loose",
+        }
+    }
+
+    /// The face box's width as a share of the square's side. The issue asks for 35-50%;
+    /// YuNet's box runs from the eyebrows to the chin, so at 42% the hair and the top of
+    /// the shoulders are in.
+    pub fn face_share(self) -> f32 {
+        match self {
+            Framing::Tight => 0.50,
+            Framing::Standard => 0.42,
+            Framing::Loose => 0.35,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Framing> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tight" => Some(Framing::Tight),
+            "standard" => Some(Framing::Standard),
+            "loose" => Some(Framing::Loose),
+            _ => None,
+        }
+    }
+}
+
+impl CropMode {
+    /// A crop mode as written in a CSV cell or on the command line.
+    pub fn parse(s: &str) -> Option<CropMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "face" => Some(CropMode::Face),
+            "portrait" => Some(CropMode::Portrait),
+            "centre" | "center" => Some(CropMode::Centre),
+            _ => None,
+        }
+    }
+}
+
 /// How a photo becomes a Microsoft 365 photo.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ImageOptions {
@@ -47,6 +105,8 @@ pub struct ImageOptions {
     /// Lowest JPEG quality accepted before the photo is reported as failed.
     pub min_quality: u8,
     pub crop: CropMode,
+    /// How close a face crop zooms in.
+    pub framing: Framing,
     /// Decompression-bomb guard: sources with more pixels are refused before decoding.
     pub max_pixels: u64,
     /// Sources larger than this many bytes are refused from their metadata, unread.
@@ -61,6 +121,7 @@ impl Default for ImageOptions {
             quality: 90,
             min_quality: 40,
             crop: CropMode::Face,
+            framing: Framing::Standard,
             max_pixels: 200_000_000,
             max_file_size: 100 * 1024 * 1024,
         }

@@ -355,6 +355,13 @@ pub enum CropArg {
     Centre,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FramingArg {
+    Tight,
+    Standard,
+    Loose,
+}
+
 /// How photos are made.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -370,6 +377,12 @@ pub struct ImageArgs {
     /// Where the square goes: around the face, the top third, or the centre.
     #[arg(long, value_enum, default_value = "face")]
     pub crop: CropArg,
+    /// How close the face crop zooms: face about 50% (tight), 42% (standard) or 35%
+    /// (loose) of the square's width; never below --size source pixels, never past the
+    /// photo. A CSV `framing` column overrides it for one user, as a `crop` column does
+    /// --crop.
+    #[arg(long, value_enum, default_value = "standard")]
+    pub framing: FramingArg,
     /// Refuse sources with more pixels than this, before decoding.
     #[arg(long, default_value_t = 200_000_000, value_name = "N")]
     pub max_pixels: u64,

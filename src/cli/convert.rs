@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::args::*;
 use crate::config::{
     BackupConfig, BackupPlan, Command, ConfigError, CropMode, DemoConfig, DirectoryKey,
-    DoctorConfig, ImageOptions, LockConfig, LockStatusConfig, MatchOptions, Options, OwaScript,
-    RemoveConfig, RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
+    DoctorConfig, Framing, ImageOptions, LockConfig, LockStatusConfig, MatchOptions, Options,
+    OwaScript, RemoveConfig, RestoreConfig, StatusConfig, UploadConfig, UploadOptions, UserSource,
 };
 use crate::emulator::{EmulatorConfig, EmulatorUser, PhotoFault, RetryAfterHeader};
 use crate::graph::identity::{FederatedToken, IMDS_HOST, IdentityEndpoint, ManagedIdentity};
@@ -362,6 +362,11 @@ pub(crate) fn image_options(args: &ImageArgs) -> Result<ImageOptions, ConfigErro
             CropArg::Face => CropMode::Face,
             CropArg::Portrait => CropMode::Portrait,
             CropArg::Centre => CropMode::Centre,
+        },
+        framing: match args.framing {
+            FramingArg::Tight => Framing::Tight,
+            FramingArg::Standard => Framing::Standard,
+            FramingArg::Loose => Framing::Loose,
         },
         max_pixels: args.max_pixels,
         max_file_size: args.max_file_size,

@@ -5,19 +5,22 @@ use rayon::prelude::*;
 use super::{Done, RunError};
 use crate::config::Options;
 use crate::output::Output;
-use crate::pipeline::{make, prepare};
+use crate::pipeline::{make, prepare, same};
 use crate::report::{Report, Row};
 
 pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
     let prepared = prepare::prepare(opts)?;
     let pool = prepare::thread_pool(opts.jobs);
     let bar = out.bar(prepared.matched.len() as u64, "checking");
+    let shared = pool.install(|| same::shared_sources(&prepared.matched));
     let checked: Vec<Row> = pool.install(|| {
         prepared
             .matched
             .par_iter()
-            .map(|m| {
-                let row = make::check(m, &opts.image, opts.html.is_some());
+            .zip(shared.par_iter())
+            .map(|(m, others)| {
+                let mut row = make::check(m, &opts.image, opts.html.is_some());
+                same::note(&mut row, others);
                 bar.inc(1);
                 row
             })

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::{Done, RunError};
 use crate::config::{ConfigError, Options};
 use crate::output::Output;
-use crate::pipeline::{guard, make, prepare};
+use crate::pipeline::{guard, make, prepare, same};
 use crate::report::{Place, Report};
 
 pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
@@ -27,6 +27,7 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
         .map(|m| m.user.user.as_str())
         .collect();
     let names = crate::util::names::unique_photo_names(&users);
+    let shared = pool.install(|| same::shared_sources(&prepared.matched));
     // Each worker holds one decoded photo at a time and hands its row straight to the
     // report's spool, so memory does not grow with the batch.
     let report = std::sync::Mutex::new(Report::new("process"));
@@ -35,9 +36,11 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
             .matched
             .par_iter()
             .zip(names.par_iter())
+            .zip(shared.par_iter())
             .enumerate()
-            .for_each(|(i, (m, name))| {
-                let row = make::to_folder(m, name, &opts.image, &out_dir, opts.html.is_some());
+            .for_each(|(i, ((m, name), others))| {
+                let mut row = make::to_folder(m, name, &opts.image, &out_dir, opts.html.is_some());
+                same::note(&mut row, others);
                 bar.inc(1);
                 lock(&report).push_at(Place::Body(i as u64), row);
             });

@@ -55,6 +55,8 @@ pub fn made(
     thumbs: bool,
 ) -> Result<(ProcessedPhoto, Row), Row> {
     let thumb = thumbs.then_some(SOURCE_THUMB_PX);
+    // The user's CSV `crop` / `framing` cells win over the run's flags.
+    let image = &m.user.image_options(image);
     match process::process(&m.file.path, &m.file.format, image, thumb) {
         Ok(mut photo) => {
             rows::processed(&mut row, &photo, image.size);

@@ -6,7 +6,7 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::ConfigError;
-use crate::config::MatchOptions;
+use crate::config::{CropMode, Framing, ImageOptions, MatchOptions};
 use crate::pipeline::discover::PhotoFile;
 
 /// One usable CSV user.
@@ -18,6 +18,21 @@ pub struct UserRow {
     pub key: String,
     /// Value of the user column: the Microsoft 365 user the photo goes to.
     pub user: String,
+    /// This user's `crop` and `framing` cells, when the CSV has those columns and they
+    /// are filled: HR fixes one photo without renaming files or changing the run's flags.
+    pub crop: Option<CropMode>,
+    pub framing: Option<Framing>,
+}
+
+impl UserRow {
+    /// The run's image options with this user's overrides applied.
+    pub fn image_options(&self, run: &ImageOptions) -> ImageOptions {
+        ImageOptions {
+            crop: self.crop.unwrap_or(run.crop),
+            framing: self.framing.unwrap_or(run.framing),
+            ..run.clone()
+        }
+    }
 }
 
 /// A CSV row that cannot be used, with why.
@@ -138,6 +153,9 @@ impl UserIndex {
         };
         let key_col = find(&opts.match_column, "--match-column")?;
         let user_col = find(&opts.user_column, "--user-column")?;
+        // Optional per-user overrides of --crop and --framing.
+        let crop_col = column_index(&headers, "crop");
+        let framing_col = column_index(&headers, "framing");
 
         let mut index = UserIndex::default();
         // Line numbers counted from the text itself: the csv crate's own count is off
@@ -181,7 +199,25 @@ impl UserIndex {
                 });
                 continue;
             }
-            index.add(UserRow { line, key, user });
+            let (crop, framing) = match overrides(&record, crop_col, framing_col) {
+                Ok(o) => o,
+                Err(reason) => {
+                    index.issues.push(CsvIssue {
+                        line,
+                        user: Some(user),
+                        reason,
+                        duplicate: false,
+                    });
+                    continue;
+                }
+            };
+            index.add(UserRow {
+                line,
+                key,
+                user,
+                crop,
+                framing,
+            });
         }
         Ok(index)
     }
@@ -242,6 +278,8 @@ impl UserIndex {
                     line,
                     key,
                     user: upn,
+                    crop: None,
+                    framing: None,
                 });
             }
         }
@@ -336,6 +374,33 @@ impl UserIndex {
 }
 
 /// Finds a column by name, exactly first, then ignoring case and spaces.
+/// A row's `crop` and `framing` cells (the per-user overrides of `--crop` and
+/// `--framing`): empty or absent is `None`; a value that is neither is the row's issue.
+fn overrides(
+    record: &csv::StringRecord,
+    crop_col: Option<usize>,
+    framing_col: Option<usize>,
+) -> Result<(Option<CropMode>, Option<Framing>), String> {
+    let cell = |col: Option<usize>| {
+        col.and_then(|c| record.get(c))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let crop = cell(crop_col)
+        .map(|v| {
+            CropMode::parse(v)
+                .ok_or_else(|| format!("crop column: {v:?} is not face, portrait or centre"))
+        })
+        .transpose()?;
+    let framing = cell(framing_col)
+        .map(|v| {
+            Framing::parse(v)
+                .ok_or_else(|| format!("framing column: {v:?} is not tight, standard or loose"))
+        })
+        .transpose()?;
+    Ok((crop, framing))
+}
+
 fn column_index(headers: &[String], name: &str) -> Option<usize> {
     headers.iter().position(|h| h == name).or_else(|| {
         let want = normalise(name);

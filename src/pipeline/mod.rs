@@ -9,4 +9,5 @@ pub mod make;
 pub mod matching;
 pub mod prepare;
 pub mod rows;
+pub mod same;
 pub mod upload;

@@ -50,30 +50,54 @@ pub fn processed(row: &mut Row, photo: &ProcessedPhoto, size: u32) {
     let (x, y, side) = photo.crop_rect;
     row.crop = Some(format!("{x},{y},{side}"));
     row.quality = Some(photo.quality);
+    // What a person should check, in the order the notes are listed.
+    let mut remarks = Vec::new();
     match photo.crop {
         CropNote::NoFace => {
             row.notes.push("no-face".into());
+            remarks.push("no face found: cropped to the most interesting part".to_string());
         }
         CropNote::SeveralFaces(n) => {
             row.notes.push("several-faces".into());
-            row.detail = format!("{n} faces found; framed the largest");
+            let which = match &photo.face {
+                Some(f) if f.nearest_centre => {
+                    "the one nearest the centre of those about as large as the largest"
+                }
+                _ => "the largest",
+            };
+            let at = photo.face.map_or(String::new(), |f| {
+                let (x, y, w, h) = f.rect;
+                format!(", at {x},{y} ({w}x{h} px, face_box)")
+            });
+            remarks.push(format!("{n} faces found; framed {which}{at}"));
         }
         _ => {}
     }
+    if let Some(face) = &photo.face {
+        let (x, y, w, h) = face.rect;
+        row.face_box = Some(format!("{x},{y},{w},{h}"));
+        // Two decimals: what a person compares, and stable in CSV diffs.
+        row.face_share = Some((face.share * 100.0).round() / 100.0);
+        row.face_confidence = Some((face.score * 100.0).round() / 100.0);
+        for (note, remark) in face.notes() {
+            row.notes.push(note.into());
+            remarks.push(remark);
+        }
+    }
     if photo.too_small {
         row.notes.push("too-small".into());
-        set(
-            row,
-            Status::TooSmall,
+        remarks.insert(
+            0,
             format!(
                 "source is {}x{}, smaller than {size} px: made at {} px, not upscaled (ask for a larger photo)",
                 photo.source.width, photo.source.height, photo.side
             ),
         );
+        set(row, Status::TooSmall, remarks.join("; "));
     } else {
         row.status = Some(Status::Processed);
-        if photo.crop == CropNote::NoFace {
-            row.detail = "no face found: cropped to the most interesting part".into();
+        if !remarks.is_empty() {
+            row.detail = remarks.join("; ");
         }
     }
 }

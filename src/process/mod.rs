@@ -2,6 +2,7 @@
 //! orientation, convert to sRGB, crop square around the face, resize, encode under the
 //! byte budget.
 
+mod checks;
 mod color;
 mod crop;
 mod decode;
@@ -70,6 +71,78 @@ pub enum CropNote {
     Centre,
 }
 
+/// The framed face and what a person would check about it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaceSummary {
+    /// The face box in the oriented source's full-size pixels: (x, y, width, height).
+    pub rect: (u32, u32, u32, u32),
+    /// Detector confidence, 0-1.
+    pub score: f32,
+    /// The face box's width as a share of the square's side.
+    pub share: f32,
+    /// Variance of the Laplacian of the face (see `checks`), when measurable.
+    pub sharpness: Option<f32>,
+    /// Mean luma of the face's centre, 0-255.
+    pub luma: Option<f32>,
+    /// Nothing reached the detector's usual score; this face passed only the fallback.
+    pub low_confidence: bool,
+    /// Several faces were about as large: this one was framed as the one nearest the
+    /// centre.
+    pub nearest_centre: bool,
+}
+
+/// Below this share of the square the face is `small-face`: at a 48 px avatar that is a
+/// face of under 12 px. It happens when zooming in would mean upscaling (a small source)
+/// or leaving the photo.
+pub const SMALL_FACE_SHARE: f32 = 0.25;
+
+impl FaceSummary {
+    /// The notes a person would send the photo back for, each with what it means for
+    /// this photo (for the report's detail).
+    pub fn notes(&self) -> Vec<(&'static str, String)> {
+        let mut notes = Vec::new();
+        if self.share < SMALL_FACE_SHARE {
+            notes.push((
+                "small-face",
+                format!(
+                    "the face fills only {:.0}% of the square (the photo has too few pixels to zoom closer without upscaling): a closer photo would be better",
+                    self.share * 100.0
+                ),
+            ));
+        }
+        if let Some(s) = self.sharpness.filter(|&s| s < checks::BLURRY_BELOW) {
+            notes.push((
+                "blurry",
+                format!(
+                    "the face looks blurred (sharpness {s:.0}, below {:.0})",
+                    checks::BLURRY_BELOW
+                ),
+            ));
+        }
+        match self.luma {
+            Some(l) if l < checks::DARK_BELOW => notes.push((
+                "dark",
+                format!("the face is dark (brightness {l:.0} of 255)"),
+            )),
+            Some(l) if l > checks::OVEREXPOSED_ABOVE => notes.push((
+                "overexposed",
+                format!("the face is overexposed (brightness {l:.0} of 255)"),
+            )),
+            _ => {}
+        }
+        if self.low_confidence {
+            notes.push((
+                "low-confidence",
+                format!(
+                    "the face detector is unsure (confidence {:.2}): check that the square holds a face",
+                    self.score
+                ),
+            ));
+        }
+        notes
+    }
+}
+
 /// A finished Microsoft 365 photo, in memory.
 #[derive(Debug, Clone)]
 pub struct ProcessedPhoto {
@@ -84,6 +157,8 @@ pub struct ProcessedPhoto {
     pub crop_rect: (u32, u32, u32),
     /// The source's short side is below the requested size (output not upscaled).
     pub too_small: bool,
+    /// The framed face (face crops that found one).
+    pub face: Option<FaceSummary>,
     /// Small JPEG of the whole oriented source, for the HTML page, when asked for.
     pub source_thumb: Option<Vec<u8>>,
     /// The made square, small, for the same page.
@@ -292,24 +367,64 @@ pub fn process(
     opts: &ImageOptions,
     source_thumb: Option<u32>,
 ) -> Result<ProcessedPhoto, ProcessError> {
-    let (rgb, source) = load(path, format, opts, opts.size)?;
-    let placement = crop::place_square(&rgb, opts.crop);
+    let (mut rgb, source) = load(path, format, opts, opts.size)?;
+    // "Never smaller than --size source pixels": in the decoded copy's pixels.
+    let min_side =
+        (opts.size as f32 * rgb.width() as f32 / source.width.max(1) as f32).ceil() as u32;
+    let mut placement = crop::place_square(&rgb, opts.crop, opts.framing, min_side);
+    if placement.side < opts.size && rgb.width() < source.width {
+        // The face crop zoomed in on a reduced-scale decode: decode again with enough
+        // pixels for the square to hold --size (only these photos pay for it).
+        let short = u64::from(rgb.width().min(rgb.height()));
+        let want = (u64::from(opts.size) * short).div_ceil(u64::from(placement.side.max(1)));
+        let (bigger, _) = load(path, format, opts, u32::try_from(want).unwrap_or(u32::MAX))?;
+        let factor = bigger.width() as f32 / rgb.width().max(1) as f32;
+        placement = placement.scaled(factor, bigger.width(), bigger.height());
+        rgb = bigger;
+    }
     let too_small = source.width.min(source.height) < opts.size;
+    if !too_small && placement.side < opts.size {
+        // Rounding in the rescale can leave the square a pixel short of --size: grow it
+        // about its centre rather than upscale.
+        let (w, h) = rgb.dimensions();
+        let grown = opts.size.min(w.min(h));
+        let half = (grown - placement.side) / 2;
+        placement.x = placement.x.saturating_sub(half).min(w - grown);
+        placement.y = placement.y.saturating_sub(half).min(h - grown);
+        placement.side = grown;
+    }
     // Never upscale: a small source keeps its own size (it was decoded at full scale).
     let side = if too_small { placement.side } else { opts.size };
     let square = resize::crop_resize(&rgb, placement.x, placement.y, placement.side, side);
     let encoded = encode::encode_within(&square, opts.quality, opts.min_quality, opts.max_bytes)?;
+    // The decode may have been at reduced scale: report the crop in source pixels.
+    let scale = source.width as f32 / rgb.width().max(1) as f32;
+    let full = |v: f32| (v * scale).round().max(0.0) as u32;
+    let crop_rect = (
+        full(placement.x as f32),
+        full(placement.y as f32),
+        full(placement.side as f32),
+    );
+    let face = placement.face.map(|f| {
+        let measured = checks::measure(&rgb, &f);
+        FaceSummary {
+            rect: (full(f.x), full(f.y), full(f.width), full(f.height)),
+            score: f.score,
+            share: f.width / placement.side.max(1) as f32,
+            sharpness: measured.map(|m| m.sharpness),
+            luma: measured.map(|m| m.luma),
+            low_confidence: placement.low_confidence,
+            nearest_centre: placement.nearest_centre,
+        }
+    });
     let (source_thumb, output_thumb) = match source_thumb {
+        // The face box on the source thumbnail, for the person checking the sheet.
         Some(n) => (
-            Some(thumbnail_of(&rgb, n)?),
+            Some(thumbnail_marked(&rgb, n, placement.face.as_ref())?),
             Some(thumbnail_of(&square, n)?),
         ),
         None => (None, None),
     };
-    // The decode may have been at reduced scale: report the crop in source pixels.
-    let scale = source.width as f32 / rgb.width().max(1) as f32;
-    let full = |v: u32| (v as f32 * scale).round() as u32;
-    let crop_rect = (full(placement.x), full(placement.y), full(placement.side));
     Ok(ProcessedPhoto {
         jpeg: encoded.jpeg,
         side,
@@ -318,9 +433,48 @@ pub fn process(
         crop: placement.note,
         crop_rect,
         too_small,
+        face,
         source_thumb,
         output_thumb,
     })
+}
+
+/// Draws `face`'s box (in `img`'s pixels) in green, two pixels wide.
+fn draw_box(img: &mut image::RgbImage, face: &face::FaceBox) {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return;
+    }
+    let t = 2;
+    let x0 = (face.x.max(0.0) as u32).min(w - 1);
+    let y0 = (face.y.max(0.0) as u32).min(h - 1);
+    let x1 = ((face.x + face.width) as u32).min(w - 1);
+    let y1 = ((face.y + face.height) as u32).min(h - 1);
+    let green = image::Rgb([0, 230, 60]);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let edge = x < x0 + t || x + t > x1 || y < y0 + t || y + t > y1;
+            if edge {
+                img.put_pixel(x, y, green);
+            }
+        }
+    }
+}
+
+/// [`thumbnail_of`] with `face` (in `rgb`'s pixels) boxed on it, drawn after the
+/// shrink so that the line stays sharp and the full-size picture is never copied.
+fn thumbnail_marked(
+    rgb: &image::RgbImage,
+    max_side: u32,
+    face: Option<&face::FaceBox>,
+) -> Result<Vec<u8>, ProcessError> {
+    let Some(face) = face else {
+        return thumbnail_of(rgb, max_side);
+    };
+    let mut small = thumbnail_pixels(rgb, max_side);
+    let f = small.width() as f32 / rgb.width().max(1) as f32;
+    draw_box(&mut small, &face.scaled(f, f));
+    encode::encode(&small, 75)
 }
 
 /// A small JPEG of the whole oriented source (long side `max_side`), for the HTML page.
@@ -336,14 +490,18 @@ pub fn source_thumbnail(
 
 /// Scales `rgb` so its long side is `max_side` (never up) and encodes it for a page.
 pub fn thumbnail_of(rgb: &image::RgbImage, max_side: u32) -> Result<Vec<u8>, ProcessError> {
+    encode::encode(&thumbnail_pixels(rgb, max_side), 75)
+}
+
+/// `rgb` scaled so its long side is `max_side` (never up).
+fn thumbnail_pixels(rgb: &image::RgbImage, max_side: u32) -> image::RgbImage {
     let (w, h) = rgb.dimensions();
     let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
     let (tw, th) = (
         ((w as f32 * scale).round() as u32).max(1),
         ((h as f32 * scale).round() as u32).max(1),
     );
-    let small = resize::rgb_small_smooth(rgb, tw, th);
-    encode::encode(&small, 75)
+    resize::rgb_small_smooth(rgb, tw, th)
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ const HEADER: &[&str] = &[
     "http_status",
     "graph_code",
     "request_id",
+    "face_share",
+    "face_confidence",
+    "face_box",
 ];
 
 /// First characters that make Excel, LibreOffice or Google Sheets read a cell as a
@@ -103,6 +106,9 @@ impl Exporter for CsvExporter {
                 opt(&row.http_status),
                 opt(&row.graph_code),
                 opt(&row.request_id),
+                opt(&row.face_share),
+                opt(&row.face_confidence),
+                opt(&row.face_box),
             ];
             // Every cell, numbers included: none of ours starts with a sign, and a rule
             // with exceptions is one that someone gets wrong later.
@@ -148,6 +154,9 @@ mod tests {
             http_status: Some(200),
             graph_code: Some("Ok".into()),
             request_id: Some("rid-7".into()),
+            face_share: Some(0.42),
+            face_confidence: Some(0.93),
+            face_box: Some("120,40,250,260".into()),
             ..Row::default()
         });
         report.push(Row {
@@ -183,7 +192,10 @@ mod tests {
                 "2",
                 "200",
                 "Ok",
-                "rid-7"
+                "rid-7",
+                "0.42",
+                "0.93",
+                "120,40,250,260"
             ]
         );
         // Absent values are empty cells; a row without a status is reported failed.

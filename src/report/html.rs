@@ -29,6 +29,8 @@ struct Card<'a> {
     quality: Option<u8>,
     http_status: Option<u16>,
     graph_code: Option<&'a str>,
+    /// "face 42% of the square, confidence 0.93".
+    face: Option<String>,
     source: Option<String>,
     output: Option<String>,
 }
@@ -76,6 +78,12 @@ fn card(r: &Row) -> Card<'_> {
         quality: r.quality,
         http_status: r.http_status,
         graph_code: r.graph_code.as_deref(),
+        face: r.face_share.map(|share| {
+            let conf = r
+                .face_confidence
+                .map_or(String::new(), |c| format!(", confidence {c:.2}"));
+            format!("face {:.0}% of the square{conf}", share * 100.0)
+        }),
         source: b64(thumbs.and_then(|t| t.source.as_ref())),
         output: b64(thumbs.and_then(|t| t.output.as_ref())),
     }

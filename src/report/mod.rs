@@ -185,6 +185,12 @@ pub struct Row {
     /// Square taken from the oriented source, `x,y,side` in source pixels.
     pub crop: Option<String>,
     pub quality: Option<u8>,
+    /// The framed face, `x,y,width,height` in source pixels (face crops that found one).
+    pub face_box: Option<String>,
+    /// The face's width as a share of the square's side, 0-1.
+    pub face_share: Option<f32>,
+    /// The face detector's confidence, 0-1.
+    pub face_confidence: Option<f32>,
     /// Graph requests made for this item (upload and tenant commands).
     pub attempts: Option<u32>,
     pub http_status: Option<u16>,
@@ -224,7 +230,17 @@ pub struct Report {
 }
 
 /// Notes that make an otherwise fine photo worth a look before it goes live.
-const LOOK_NOTES: &[&str] = &["no-face", "several-faces", "too-small"];
+const LOOK_NOTES: &[&str] = &[
+    "no-face",
+    "several-faces",
+    "too-small",
+    "small-face",
+    "blurry",
+    "dark",
+    "overexposed",
+    "low-confidence",
+    "same-photo",
+];
 
 /// Failed, a notice, or a fine photo with a remark a person should check.
 pub(crate) fn needs_look(r: &Row) -> bool {

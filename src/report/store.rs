@@ -247,6 +247,9 @@ mod tests {
             http_status: Some(200),
             graph_code: Some("UnknownError".into()),
             request_id: Some("rid".into()),
+            face_box: Some("1,2,3,4".into()),
+            face_share: Some(0.42),
+            face_confidence: Some(0.93),
             thumbs: Some(Thumbs {
                 source: Some(Thumb::new(vec![1, 2, 3])),
                 output: Some(Thumb::new(vec![4, 5])),

@@ -26,7 +26,7 @@ pub fn default_path(photos: &Path) -> PathBuf {
 /// A digest of the settings that shape the output photo: change any of them and every
 /// photo is made and uploaded again.
 pub fn settings_hash(opts: &ImageOptions) -> String {
-    let text = format!(
+    let mut text = format!(
         "size={};max_bytes={};quality={};min_quality={};crop={}",
         opts.size,
         opts.max_bytes,
@@ -34,17 +34,23 @@ pub fn settings_hash(opts: &ImageOptions) -> String {
         opts.min_quality,
         opts.crop.as_str()
     );
+    // Only a non-default framing is in the digest, so that the state databases written
+    // before framing existed still match the default settings.
+    if opts.framing != crate::config::Framing::Standard {
+        text.push_str(&format!(";framing={}", opts.framing.as_str()));
+    }
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The settings as people read them (stored with each run).
 pub fn settings_text(opts: &ImageOptions) -> String {
     format!(
-        "size {} px, budget {} bytes, quality <= {}, crop {}",
+        "size {} px, budget {} bytes, quality <= {}, crop {}, framing {}",
         opts.size,
         opts.max_bytes,
         opts.quality,
-        opts.crop.as_str()
+        opts.crop.as_str(),
+        opts.framing.as_str()
     )
 }
 

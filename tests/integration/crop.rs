@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use image::{GenericImage, Rgb, RgbImage};
-use m365_photos::config::CropMode;
+use m365_photos::config::{CropMode, Framing};
 use m365_photos::process::{CropNote, Placement, place_square};
 
 use crate::util;
+
+/// A minimum side no photo reaches: the square stays the short side (no zoom), as
+/// before framing zoomed in; these tests are about placement.
+const SHORT_SIDE: u32 = u32::MAX;
 
 /// The head in skimage's astronaut.png (512x512), hair top to chin, ear to ear, read off
 /// the picture by eye (not by the detector under test).
@@ -63,10 +67,10 @@ fn real_face_far_off_centre_stays_whole() {
     for (name, w, h, ox, oy) in cases {
         let mut img = canvas(w, h);
         img.copy_from(&face, ox, oy).unwrap();
-        let p = place_square(&img, CropMode::Face);
+        let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
         assert_head_inside(name, &p, ox, oy, w, h);
         // A centre crop would have lost the head: the test really exercises the crop.
-        let c = place_square(&img, CropMode::Centre);
+        let c = place_square(&img, CropMode::Centre, Framing::Standard, SHORT_SIDE);
         let (l, r) = (HEAD.0 + ox, HEAD.2 + ox);
         let (t, b) = (HEAD.1 + oy, HEAD.3 + oy);
         assert!(
@@ -85,7 +89,7 @@ fn real_face_is_centred_with_headroom() {
     let (ox, oy) = (68, 900);
     let mut img = canvas(w, h);
     img.copy_from(&face, ox, oy).unwrap();
-    let p = place_square(&img, CropMode::Face);
+    let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
     assert_head_inside("tall, middle", &p, ox, oy, w, h);
     // Hair top well below the square's top, chin above its middle-low part.
     let hair = HEAD.1 + oy - p.y;
@@ -110,7 +114,7 @@ fn two_real_faces_report_several() {
     let mut img = canvas(1400, 640);
     img.copy_from(&face, 0, 64).unwrap();
     img.copy_from(&face, 1400 - 512, 0).unwrap();
-    let p = place_square(&img, CropMode::Face);
+    let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
     assert_eq!(p.note, CropNote::SeveralFaces(2), "{p:?}");
 }
 
@@ -128,7 +132,7 @@ fn picture_without_a_face_gets_no_face() {
             Rgb([120, 170, 230 - (y / 5) as u8])
         }
     });
-    let p = place_square(&img, CropMode::Face);
+    let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
     assert_eq!(p.note, CropNote::NoFace, "{p:?}");
     assert!(p.x + p.side <= 1200 && p.side == 700);
 
@@ -136,7 +140,7 @@ fn picture_without_a_face_gets_no_face() {
         let img = image::open(dir.join("orientation/Landscape_1.jpg"))
             .unwrap()
             .to_rgb8();
-        let p = place_square(&img, CropMode::Face);
+        let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
         assert_eq!(p.note, CropNote::NoFace, "{p:?}");
     }
 }
@@ -157,11 +161,11 @@ fn detection_cost_is_small() {
             image::imageops::FilterType::Triangle,
         );
         img.copy_from(&scaled, w / 6, h / 8).unwrap();
-        let _ = place_square(&img, CropMode::Face); // model parse, detector set-up
+        let _ = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE); // model parse, detector set-up
         let runs = 10;
         let start = Instant::now();
         for _ in 0..runs {
-            let p = place_square(&img, CropMode::Face);
+            let p = place_square(&img, CropMode::Face, Framing::Standard, SHORT_SIDE);
             assert_eq!(p.note, CropNote::Face);
         }
         let per = start.elapsed() / runs;

@@ -82,14 +82,13 @@ pub async fn run(
         }
         vec![&scope]
     };
-    let settings_hash = state::settings_hash(&opts.image);
     let pool = prepare::thread_pool(opts.jobs);
     let landed = match (&db, upload.force) {
         (Some(db), false) => db.landed(&scopes)?,
         _ => HashMap::new(),
     };
     let checking = out.spinner("comparing photos with the state database");
-    let (skipped, mut todo) = skip::split(matched, &landed, &settings_hash, &pool);
+    let (skipped, mut todo, shared) = skip::split(matched, &landed, &opts.image, &pool);
     checking.finish_and_clear();
     drop(landed);
     let later = match upload.limit {
@@ -107,14 +106,14 @@ pub async fn run(
         _ => None,
     };
     // From here on the rows live in the report's spool, not in memory.
-    let report = resolve::Sink::new(Report::new("upload"));
+    let report = resolve::Sink::new(Report::new("upload"), shared);
+    for (rank, _, row) in skipped {
+        report.push(rank, row);
+    }
     {
         let mut r = report.lock();
         for row in later {
             r.push_at(Place::Head, row);
-        }
-        for (rank, _, row) in skipped {
-            r.push_at(Place::Body(rank), row);
         }
         r.extend(prepared);
     }
@@ -130,7 +129,6 @@ pub async fn run(
         dry_run: upload.dry_run,
         backup,
         recorder: recorder.clone(),
-        settings_hash,
         image: opts.image.clone(),
         thumbs: opts.html.is_some(),
         grace: upload.grace,

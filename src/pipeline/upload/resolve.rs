@@ -2,13 +2,14 @@
 //! run alongside the uploads (the first photo goes up within seconds even at 100,000
 //! users); unknown, ambiguous or unreachable users cost no decode and no photo write.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::graph::{GraphClient, Lookup, PhotoApi, Resolved, UserKey};
 use crate::pipeline::matching::MatchedPhoto;
-use crate::pipeline::rows;
+use crate::pipeline::{rows, same};
 use crate::report::{Place, Report, Row};
 use crate::state::{Effect, Outcome, Recorder, SourceId};
 use crate::util::signals::Stop;
@@ -117,18 +118,28 @@ pub(super) async fn stream(
     }
 }
 
-/// The report, shared by the tasks that finish users.
+/// The report, shared by the tasks that finish users, and which ranks share their
+/// source photo with other users (a `same-photo` note on each of their rows).
 #[derive(Clone)]
-pub(super) struct Sink(Arc<Mutex<Report>>);
+pub(super) struct Sink(Arc<Mutex<Report>>, Arc<HashMap<u64, Vec<String>>>);
 
 impl Sink {
-    pub(super) fn new(report: Report) -> Sink {
-        Sink(Arc::new(Mutex::new(report)))
+    pub(super) fn new(report: Report, shared: HashMap<u64, Vec<String>>) -> Sink {
+        Sink(Arc::new(Mutex::new(report)), Arc::new(shared))
     }
 
     /// Adds the final row of the user at `rank` in the work list.
     pub(super) fn push(&self, rank: u64, row: Row) {
+        let row = self.noted(rank, row);
         self.lock().push_at(Place::Body(rank), row);
+    }
+
+    /// `row` with the `same-photo` note when the user at `rank` shares their source.
+    pub(super) fn noted(&self, rank: u64, mut row: Row) -> Row {
+        if let Some(others) = self.1.get(&rank) {
+            same::note(&mut row, others);
+        }
+        row
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Report> {

@@ -16,7 +16,7 @@ use crate::graph::{GraphClient, PhotoApi, UserKey};
 use crate::output::Output;
 use crate::pipeline::make;
 use crate::pipeline::rows::{self, matched_row};
-use crate::report::{Place, Row, Status};
+use crate::report::{Row, Status};
 use crate::state::{self, Effect, Outcome, Recorder, SourceId};
 use crate::tenant::backup::BackupDir;
 use crate::util::signals::Stop;
@@ -46,6 +46,8 @@ struct Ready {
     jpeg: Vec<u8>,
     source: SourceId,
     output_hash: String,
+    /// The settings that made this user's photo (the run's, with their CSV overrides).
+    settings_hash: String,
 }
 
 /// What the sending stage shares with the run.
@@ -54,7 +56,6 @@ pub(super) struct Sending {
     pub dry_run: bool,
     pub backup: BackupSlot,
     pub recorder: Option<Arc<Recorder>>,
-    pub settings_hash: String,
     pub image: ImageOptions,
     pub thumbs: bool,
     pub grace: Duration,
@@ -175,8 +176,7 @@ pub(super) async fn all(
 /// The users with no row yet (a stop or the breaker came first) get a pending one: a
 /// re-run does them.
 fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
-    let mut report = report.lock();
-    let done = report.store().body_ranks();
+    let done = report.lock().store().body_ranks();
     for t in users {
         if done.binary_search(&t.rank).is_ok() {
             continue;
@@ -187,7 +187,7 @@ fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
         } else {
             rows::pending(&mut row);
         }
-        report.push_at(Place::Body(t.rank), row);
+        report.push(t.rank, row);
     }
 }
 
@@ -349,6 +349,7 @@ fn make_one(w: Work, image: &ImageOptions, thumbs: bool) -> Made {
     match make::made(&w.photo, row, image, thumbs) {
         Ok((photo, row)) => Made::Ready(Ready {
             output_hash: state::hash_bytes(&photo.jpeg),
+            settings_hash: state::settings_hash(&w.photo.user.image_options(image)),
             rank: w.rank,
             key: w.key,
             row,
@@ -383,6 +384,7 @@ impl Job {
             jpeg,
             source,
             output_hash,
+            settings_hash,
         } = ready;
         let remark =
             (row.status == Some(Status::TooSmall)).then(|| std::mem::take(&mut row.detail));
@@ -418,7 +420,7 @@ impl Job {
                 self.put(&mut row, &user_id, jpeg, remark).await;
             }
         }
-        self.record(&key, &row, &user_id, &source, &output_hash);
+        self.record(&key, &row, &user_id, &source, &output_hash, settings_hash);
         row
     }
 
@@ -457,7 +459,15 @@ impl Job {
         }
     }
 
-    fn record(&self, key: &str, row: &Row, user_id: &str, source: &SourceId, output_hash: &str) {
+    fn record(
+        &self,
+        key: &str,
+        row: &Row,
+        user_id: &str,
+        source: &SourceId,
+        output_hash: &str,
+        settings_hash: String,
+    ) {
         let Some(rec) = &self.send.recorder else {
             return;
         };
@@ -469,7 +479,7 @@ impl Job {
         let mut o = Outcome::from_row(key, row, effect);
         o.user_id = Some(user_id.to_string());
         o.source = Some(source.clone());
-        o.settings_hash = Some(self.send.settings_hash.clone());
+        o.settings_hash = Some(settings_hash);
         o.output_hash = Some(output_hash.to_string());
         rec.outcome(o);
     }

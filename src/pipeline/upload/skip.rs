@@ -6,15 +6,18 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::resolve::Target;
+use crate::config::ImageOptions;
 use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
+use crate::pipeline::same;
 use crate::report::{Row, Status};
-use crate::state::{Landed, SourceId};
+use crate::state::{self, Landed, SourceId};
 
 /// A matched photo after the state database was asked about it.
 pub(super) enum Decided {
-    /// Photo, settings and last upload unchanged: nothing to do.
-    Skip(u64, String, Row),
+    /// Photo, settings and last upload unchanged: nothing to do (the row boxed: it is
+    /// twice the size of a target).
+    Skip(u64, String, Box<Row>),
     Todo(Target),
 }
 
@@ -24,8 +27,10 @@ fn decide(
     rank: u64,
     m: MatchedPhoto,
     landed: &HashMap<String, Landed>,
-    settings_hash: &str,
+    image: &ImageOptions,
 ) -> Decided {
+    // Per user: a CSV `crop`/`framing` cell is part of what made their photo.
+    let settings_hash = state::settings_hash(&m.user.image_options(image));
     let todo = |photo, source| {
         Decided::Todo(Target {
             rank,
@@ -51,42 +56,54 @@ fn decide(
                 l.at
             ),
         );
-        Decided::Skip(rank, key, row)
+        Decided::Skip(rank, key, Box::new(row))
     } else {
         todo(m, Some(source))
     }
 }
 
-/// The matched photos skipped as unchanged (rank, state key, row) and those to do (with
-/// the source identity already read, where it was); ranks are file order.
-pub(super) type Split = (Vec<(u64, String, Row)>, Vec<Target>);
+/// The matched photos skipped as unchanged (rank, state key, row), those to do (with
+/// the source identity already read, where it was), and by rank the other users whose
+/// source has the same content (only ranks that have some); ranks are file order.
+pub(super) type Split = (
+    Vec<(u64, String, Row)>,
+    Vec<Target>,
+    HashMap<u64, Vec<String>>,
+);
 
 /// Skips are decided first: a user with nothing new costs no look-up, decode or upload,
 /// so next month's re-run of 100,000 users only touches the new photos.
 pub(super) fn split(
     mut matched: Vec<MatchedPhoto>,
     landed: &HashMap<String, Landed>,
-    settings_hash: &str,
+    image: &ImageOptions,
     pool: &rayon::ThreadPool,
 ) -> Split {
     // The report lists users in file order, whatever order their uploads finish in.
     matched.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
+    let shared: HashMap<u64, Vec<String>> = pool
+        .install(|| same::shared_sources(&matched))
+        .into_iter()
+        .enumerate()
+        .filter(|(_, others)| !others.is_empty())
+        .map(|(i, others)| (i as u64, others))
+        .collect();
     let decided: Vec<Decided> = pool.install(|| {
         matched
             .into_par_iter()
             .enumerate()
-            .map(|(i, m)| decide(i as u64, m, landed, settings_hash))
+            .map(|(i, m)| decide(i as u64, m, landed, image))
             .collect()
     });
     let mut skipped = Vec::new();
     let mut todo = Vec::new();
     for d in decided {
         match d {
-            Decided::Skip(rank, key, row) => skipped.push((rank, key, row)),
+            Decided::Skip(rank, key, row) => skipped.push((rank, key, *row)),
             Decided::Todo(t) => todo.push(t),
         }
     }
-    (skipped, todo)
+    (skipped, todo, shared)
 }
 
 /// A staged roll-out (10, then 100, then all): the users past `limit` wait for a later
