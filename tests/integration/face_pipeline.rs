@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 
 use crate::util::{
-    Cmd, Emulator, photo_batch, read_csv_report, root, tempdir, upload_cmd as upload,
+    Emulator, photo_batch, process_cmd, read_csv_report, root, tempdir, upload_cmd as upload,
 };
 
 /// The whole head (hair to chin) in astronaut.png, generously: x0, y0, x1, y1.
@@ -48,12 +48,7 @@ fn the_whole_face_is_inside_the_square() {
     let users = dir.path().join("users.csv");
     fs::write(&users, csv).unwrap();
     let report = dir.path().join("r.csv");
-    Cmd::new(&["process", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    process_cmd(&photos, &users, &dir.path().join("out"), &[])
         .arg("--report")
         .arg(&report)
         .run()
@@ -256,18 +251,18 @@ fn process_frames_real_faces_and_notes_what_hr_would_check() {
     .unwrap();
     let report = tmp.path().join("r.csv");
     let sheet = tmp.path().join("sheet.html");
-    Cmd::new(&["process", "--size", "256", "--framing", "loose", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(tmp.path().join("out"))
-        .arg("--report")
-        .arg(&report)
-        .arg("--html")
-        .arg(&sheet)
-        .run()
-        .expect_code(0); // a bad row is a notice, not a failure
+    process_cmd(
+        &photos,
+        &users,
+        &tmp.path().join("out"),
+        &["--size", "256", "--framing", "loose"],
+    )
+    .arg("--report")
+    .arg(&report)
+    .arg("--html")
+    .arg(&sheet)
+    .run()
+    .expect_code(0); // a bad row is a notice, not a failure
     let rows = read_csv_report(&report);
 
     // Zoomed to the share asked for (tight and standard from the CSV, loose from the
@@ -445,12 +440,7 @@ fn a_small_face_is_not_upscaled_and_is_noted() {
     let users = tmp.path().join("users.csv");
     fs::write(&users, "userPrincipalName\nfar\n").unwrap();
     let report = tmp.path().join("r.csv");
-    Cmd::new(&["process", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(tmp.path().join("out"))
+    process_cmd(&photos, &users, &tmp.path().join("out"), &[])
         .arg("--report")
         .arg(&report)
         .run()

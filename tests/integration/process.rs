@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use crate::util::{Cmd, read_csv_report, tempdir, testdata};
+use crate::util::{Cmd, process_cmd, read_csv_report, tempdir, testdata};
 
 /// Copies `files` into a fresh folder and writes a CSV naming every stem.
 fn stage(files: &[&Path]) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -275,12 +275,7 @@ fn small_sources_are_not_upscaled_and_odd_pixels_are_converted() {
     .unwrap();
     let report = dir.path().join("r.csv");
     let out = dir.path().join("out");
-    Cmd::new(&["process", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(&out)
+    process_cmd(&photos, &users, &out, &[])
         .arg("--report")
         .arg(&report)
         .run()
@@ -321,12 +316,7 @@ fn decompression_bombs_are_refused_before_decoding() {
     let users = dir.path().join("users.csv");
     fs::write(&users, "userPrincipalName\nbomb\n").unwrap();
     let report = dir.path().join("r.csv");
-    Cmd::new(&["process", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    process_cmd(&photos, &users, &dir.path().join("out"), &[])
         .arg("--report")
         .arg(&report)
         .run()
@@ -384,12 +374,7 @@ fn html_page_is_self_contained_and_escapes_names() {
     )
     .unwrap();
     let page = dir.path().join("sheet.html");
-    Cmd::new(&["process", "--photos"])
-        .arg(&photos)
-        .arg("--users")
-        .arg(&users)
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    process_cmd(&photos, &users, &dir.path().join("out"), &[])
         .arg("--html")
         .arg(&page)
         .run()

@@ -326,6 +326,18 @@ pub fn photo_batch(
     (photos, staff_csv, tenant_csv)
 }
 
+/// `process` of `photos` matched through `users` into `out`, with `extra` flags.
+pub fn process_cmd(photos: &Path, users: &Path, out: &Path, extra: &[&str]) -> Cmd {
+    Cmd::new(&["process"])
+        .args_str(extra)
+        .arg("--photos")
+        .arg(photos)
+        .arg("--users")
+        .arg(users)
+        .arg("--out")
+        .arg(out)
+}
+
 pub fn upload_cmd(
     emu: &Emulator,
     photos: &Path,
