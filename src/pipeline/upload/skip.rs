@@ -16,9 +16,24 @@ use crate::state::{self, Landed, SourceId};
 /// A matched photo after the state database was asked about it.
 pub(super) enum Decided {
     /// Photo, settings and last upload unchanged: nothing to do (the row boxed: it is
-    /// twice the size of a target).
-    Skip(u64, String, Box<Row>),
+    /// twice the size of a target); with the source's content hash.
+    Skip(u64, String, Box<Row>, String),
     Todo(Target),
+}
+
+impl Decided {
+    /// Rank, user and content hash, where the source was identified.
+    fn hashed(&self) -> Option<(usize, &str, &str)> {
+        let (rank, user, hash) = match self {
+            Decided::Skip(rank, _, row, hash) => (*rank, row.user.as_deref()?, hash.as_str()),
+            Decided::Todo(t) => (
+                t.rank,
+                t.photo.user.user.as_str(),
+                t.source.as_ref()?.hash.as_str(),
+            ),
+        };
+        Some((usize::try_from(rank).ok()?, user, hash))
+    }
 }
 
 /// Whether a user's photo can be skipped: same content (by hash) and settings as their
@@ -28,6 +43,7 @@ fn decide(
     m: MatchedPhoto,
     landed: &HashMap<String, Landed>,
     image: &ImageOptions,
+    may_repeat: bool,
 ) -> Decided {
     // Per user: a CSV `crop`/`framing` cell is part of what made their photo.
     let settings_hash = state::settings_hash(&m.user.image_options(image));
@@ -40,7 +56,12 @@ fn decide(
     };
     let key = m.user.user.to_lowercase();
     let Some(l) = landed.get(&key) else {
-        return todo(m, None);
+        // Identified now only when another photo of the batch may have the same content;
+        // the upload then reuses the identity instead of hashing again.
+        let source = may_repeat
+            .then(|| SourceId::of(&m.file.path, None).ok())
+            .flatten();
+        return todo(m, source);
     };
     let Ok(source) = SourceId::of(&m.file.path, Some(l)) else {
         // Unreadable now: processing reports why.
@@ -56,7 +77,7 @@ fn decide(
                 l.at
             ),
         );
-        Decided::Skip(rank, key, Box::new(row))
+        Decided::Skip(rank, key, Box::new(row), source.hash)
     } else {
         todo(m, Some(source))
     }
@@ -81,25 +102,29 @@ pub(super) fn split(
 ) -> Split {
     // The report lists users in file order, whatever order their uploads finish in.
     matched.sort_by(|a, b| a.file.rel.cmp(&b.file.rel));
-    let shared: HashMap<u64, Vec<String>> = pool
-        .install(|| same::shared_sources(&matched))
-        .into_iter()
-        .enumerate()
-        .filter(|(_, others)| !others.is_empty())
-        .map(|(i, others)| (i as u64, others))
-        .collect();
+    // A source read for the skip check (or trusted from the database) is not read
+    // again to find repeats.
+    let sizes = same::size_counts(&matched);
     let decided: Vec<Decided> = pool.install(|| {
         matched
             .into_par_iter()
             .enumerate()
-            .map(|(i, m)| decide(i as u64, m, landed, image))
+            .map(|(i, m)| {
+                let may_repeat = same::may_repeat(&sizes, &m);
+                decide(i as u64, m, landed, image, may_repeat)
+            })
             .collect()
     });
+    let shared: HashMap<u64, Vec<String>> =
+        same::groups(decided.iter().filter_map(Decided::hashed))
+            .into_iter()
+            .map(|(i, others)| (i as u64, others))
+            .collect();
     let mut skipped = Vec::new();
     let mut todo = Vec::new();
     for d in decided {
         match d {
-            Decided::Skip(rank, key, row) => skipped.push((rank, key, *row)),
+            Decided::Skip(rank, key, row, _) => skipped.push((rank, key, *row)),
             Decided::Todo(t) => todo.push(t),
         }
     }
