@@ -88,6 +88,24 @@ for cmd in plan process; do
   fi
 done
 
+# HEIC (a build with it, and the camera files of ../shared/testdata/heic when present):
+# libde265 and libheif give the same JPEGs on both.
+heic_dir=$repo/../shared/testdata/heic
+if grep -qa libde265 "$exe" && [ -d "$heic_dir" ]; then
+  for side in linux windows; do
+    mkdir -p "$work/$side/heic"
+    cp "$heic_dir"/*.[hH][eE][iI][cCfF] "$work/$side/heic/"
+    (cd "$work/$side/heic" && ls | sed 's/\.[^.]*$//' | sed '1i userPrincipalName' >../heic-users.csv)
+    run "$side" --quiet process --photos heic --users heic-users.csv --out heic-out --report heic.csv >/dev/null 2>&1 || true
+  done
+  n=$(find "$work/linux/heic-out" -name '*.jpg' | wc -l)
+  if [ "$n" -gt 0 ] && diff -r "$work/linux/heic-out" "$work/windows/heic-out" >/dev/null; then
+    ok "HEIC: $n photos decoded, byte-identical to Linux"
+  else
+    bad "HEIC: $n Linux photos; Windows differs"
+  fi
+fi
+
 # 4. demo: the samples uploaded to the in-process emulator (throttling and faults on).
 start=$(date +%s)
 if (cd "$work/windows" && win demo --samples samples --out demo) >"$work/demo.out" 2>&1; then
