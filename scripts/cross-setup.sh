@@ -9,6 +9,7 @@
 # Usage: scripts/cross-setup.sh            (or M365_WITH_CROSS=1 scripts/setup.sh)
 #   LIBDE265_SRC=DIR   a libde265 source tree to use instead of downloading v$de265_version
 #   M365_CROSS_HEIC=0  skip libde265 (for no-HEIC Windows builds only)
+#   M365_CROSS_MUSL=0  skip musl-tools and the musl target (Windows only, as CI does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 de265_version=1.1.1
@@ -17,7 +18,8 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have x86_64-w64-mingw32-gcc-posix || need+=(mingw-w64)
 have wine || need+=(wine wine64)
-have musl-gcc || need+=(musl-tools)
+musl=${M365_CROSS_MUSL:-1}
+[ "$musl" = 0 ] || have musl-gcc || need+=(musl-tools)
 have zip || need+=(zip)
 have cmake || need+=(cmake)
 have nasm || need+=(nasm)
@@ -32,7 +34,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 installed=$(rustup target list --installed)
-for t in x86_64-pc-windows-gnu x86_64-unknown-linux-musl; do
+targets=(x86_64-pc-windows-gnu)
+[ "$musl" = 0 ] || targets+=(x86_64-unknown-linux-musl)
+for t in "${targets[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 

@@ -8,7 +8,7 @@
 #   static libde265 of scripts/cross-setup.sh), x86_64-unknown-linux-musl (static; no HEIC:
 #   pass --no-default-features), or a macOS target on a Mac.
 # Cross settings are in .cargo/config.toml; everything builds in ${CARGO_TARGET_DIR:-target},
-# under `nice -n 19` (it takes a long time on 2 cores and shares them).
+# under `nice -n 19` (M365_NICE=N for another; it takes a long time on 2 cores and shares them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 native=$(rustc -vV | sed -n 's/^host: //p')
@@ -31,7 +31,7 @@ else
   bindir=$tdir/$target/release
 fi
 start=$(date +%s)
-nice -n 19 "${build[@]}"
+nice -n "${M365_NICE:-19}" "${build[@]}"
 echo "dist: built $target in $(( $(date +%s) - start )) s" >&2
 
 exe=m365-photos
@@ -50,7 +50,7 @@ gen=$bindir/$exe
 if [ "$target" != "$native" ]; then
   # The host's debug build, brought up to date by cargo (a release binary lying in the
   # target dir may be from an older tree, with other flags).
-  nice -n 19 cargo build --quiet --locked
+  nice -n "${M365_NICE:-19}" cargo build --quiet --locked
   gen=$tdir/debug/m365-photos
 fi
 "$gen" generate man >"$stage/doc/m365-photos.1"

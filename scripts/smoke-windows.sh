@@ -91,7 +91,7 @@ done
 # HEIC (a build with it, and the camera files of ../shared/testdata/heic when present):
 # libde265 and libheif give the same JPEGs on both.
 heic_dir=$repo/../shared/testdata/heic
-if grep -qa libde265 "$exe" && [ -d "$heic_dir" ]; then
+if grep -qa libde265 "$exe" && compgen -G "$heic_dir/*.[hH][eE][iI][cCfF]" >/dev/null; then
   for side in linux windows; do
     mkdir -p "$work/$side/heic"
     cp "$heic_dir"/*.[hH][eE][iI][cCfF] "$work/$side/heic/"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# CI's Windows check (issue 16), called by .ci/run after the tests: installs mingw-w64 and
+# wine and the rustup target (scripts/cross-setup.sh, without libde265 and musl), builds
+# the .exe without HEIC in the cheap `ci-windows` profile (Cargo.toml), and runs
+# scripts/smoke-windows.sh under wine against the Linux debug build the tests made.
+# M365_SKIP_WINDOWS=1 skips all of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${M365_SKIP_WINDOWS:-0}" = 1 ]; then
+  echo "ci-windows: skipped (M365_SKIP_WINDOWS=1)"
+  exit 0
+fi
+tdir=${CARGO_TARGET_DIR:-target}
+t0=$(date +%s)
+M365_CROSS_HEIC=0 M365_CROSS_MUSL=0 scripts/cross-setup.sh
+t1=$(date +%s)
+cargo build --locked --profile ci-windows --target x86_64-pc-windows-gnu --no-default-features
+t2=$(date +%s)
+lin=$tdir/debug/m365-photos
+[ -x "$lin" ] || cargo build --locked
+scripts/smoke-windows.sh "$tdir/x86_64-pc-windows-gnu/ci-windows/m365-photos.exe" "$lin"
+t3=$(date +%s)
+echo "ci-windows: setup $((t1 - t0)) s, build $((t2 - t1)) s, smoke tests $((t3 - t2)) s"
