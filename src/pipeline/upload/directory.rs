@@ -48,7 +48,7 @@ pub(super) async fn prepare(
             continue;
         };
         if wanted.contains(&upn) {
-            known.found.entry(upn).or_default().push(u);
+            known.found.entry(upn).or_default().push(u.slim());
         }
     }
     Ok((prepared, known))
@@ -131,26 +131,25 @@ pub(super) async fn listing_if_cheaper(
         pages,
         "finding users by paging the directory (fewer requests than look-ups)"
     );
-    let users = match client.list_users().await {
-        Ok(users) => users,
-        Err(e) => {
-            tracing::warn!(error = %e.detail(), "listing the directory failed: finding users with filtered look-ups instead");
-            return None;
-        }
-    };
     let wanted: HashSet<String> = prepared
         .matched
         .iter()
         .map(|m| m.user.user.trim().to_lowercase())
         .collect();
     let mut known = Resolved::default();
-    for u in users {
-        let Some(value) = key.value_of(&u).map(|v| v.trim().to_lowercase()) else {
-            continue;
-        };
-        if wanted.contains(&value) {
-            known.found.entry(value).or_default().push(u);
-        }
+    // Matched as the pages come: the rest of the tenant is never held.
+    let listed = client
+        .list_users_where(|u| {
+            let value = key.value_of(&u).map(|v| v.trim().to_lowercase())?;
+            if wanted.contains(&value) {
+                known.found.entry(value).or_default().push(u.slim());
+            }
+            None
+        })
+        .await;
+    if let Err(e) = listed {
+        tracing::warn!(error = %e.detail(), "listing the directory failed: finding users with filtered look-ups instead");
+        return None;
     }
     Some(known)
 }
