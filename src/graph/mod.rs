@@ -410,6 +410,9 @@ pub const MAX_PAGES: usize = 5_000;
 /// Graph path of the photo lock setting (beta only).
 pub const SETTINGS_PATH: &str = "beta/admin/people/photoUpdateSettings";
 
+/// Users one page of `GET /users` holds (`$top`; Graph's maximum for users is 999).
+pub const LIST_PAGE: u64 = 999;
+
 /// What the upload and tenant commands need from Graph, implemented by [`GraphClient`]
 /// itself (sign-in, rate limiting, retries and throttling included).
 pub trait PhotoApi: Send + Sync + 'static {
@@ -1210,7 +1213,7 @@ impl PhotoApi for GraphClient {
     {
         // Every property a look-up selects: `upload` without a CSV matches against these.
         let url = format!(
-            "{}?$select=id,userPrincipalName,mail,employeeId,accountEnabled,userType&$top=999",
+            "{}?$select=id,userPrincipalName,mail,employeeId,accountEnabled,userType&$top={LIST_PAGE}",
             self.url("v1.0", "users")
         );
         self.get_list(Endpoint::ListUsers, &url, &mut keep).await

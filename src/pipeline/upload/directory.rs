@@ -56,8 +56,6 @@ pub(super) async fn prepare(
 
 /// Users a filtered look-up asks for at once (Graph's limit on `in (...)` values).
 const PER_LOOKUP: u64 = crate::graph::FILTER_IN_MAX as u64;
-/// Users a directory page holds (`$top=999`).
-const PER_PAGE: u64 = 999;
 /// Below this many users the look-ups are few and run alongside the uploads: not worth
 /// even the request that counts the tenant.
 const COUNT_FROM: u64 = 1000;
@@ -75,7 +73,7 @@ pub(super) enum Finding {
 fn requests(targets: u64, tenant: u64) -> (u64, u64) {
     (
         targets.div_ceil(PER_LOOKUP),
-        tenant.div_ceil(PER_PAGE).max(1),
+        tenant.div_ceil(crate::graph::LIST_PAGE).max(1),
     )
 }
 
