@@ -88,6 +88,10 @@ pub(crate) fn run(out_dir: &Path, r: Rehearsal, out: &Output) -> Result<i32, Run
 /// `n` photos (`<employeeId>.jpg`, 480x600, each one different) and the CSV naming their
 /// users, as [`EmulatorUser::generate`] makes them; kept for the next rehearsal.
 fn synthetic_batch(photos: &Path, csv: &Path, n: usize) -> Result<(), RunError> {
+    // Photos kept from an older drawing are drawn again: before BATCH_VERSION 2 only
+    // 1,200 were different, and the repeats made every row a same-photo one.
+    let version = photos.join(".batch-version");
+    let current = std::fs::read_to_string(&version).is_ok_and(|v| v.trim() == BATCH_VERSION);
     std::fs::create_dir_all(photos).with_context(|| format!("creating {}", photos.display()))?;
     let mut text = String::from("employeeId,userPrincipalName\n");
     for i in 1..=n {
@@ -97,24 +101,39 @@ fn synthetic_batch(photos: &Path, csv: &Path, n: usize) -> Result<(), RunError> 
         .with_context(|| format!("writing {}", csv.display()))?;
     (1..=n).into_par_iter().try_for_each(|i| {
         let path = photos.join(format!("{}.jpg", 100_000 + i));
-        if path.is_file() {
+        if current && path.is_file() {
             return Ok(());
         }
-        let img = image::RgbImage::from_fn(480, 600, |x, y| {
-            // A light "face" disc on a coloured background, shifted per user.
-            let (cx, cy) = (200 + (i % 80) as i64, 220 + (i % 60) as i64);
-            let (dx, dy) = (i64::from(x) - cx, i64::from(y) - cy);
-            if dx * dx * 4 + dy * dy * 3 < 120 * 120 * 4 {
-                image::Rgb([224, 180, 150])
-            } else {
-                image::Rgb([(i * 37 % 200) as u8, (x / 3) as u8, (y / 4) as u8])
-            }
-        });
+        let img = synthetic_photo(i);
         img.save(&path)
             .with_context(|| format!("writing {}", path.display()))
     })?;
+    std::fs::write(&version, BATCH_VERSION)
+        .with_context(|| format!("writing {}", version.display()))?;
     Ok(())
 }
+
+/// The photo of user `i`: a light "face" disc on a coloured background, and `i` itself
+/// drawn along the bottom, so that no two users share a photo.
+fn synthetic_photo(i: usize) -> image::RgbImage {
+    image::RgbImage::from_fn(480, 600, |x, y| {
+        // A light "face" disc on a coloured background, shifted per user.
+        let (cx, cy) = (200 + (i % 80) as i64, 220 + (i % 60) as i64);
+        let (dx, dy) = (i64::from(x) - cx, i64::from(y) - cy);
+        if y >= 592 {
+            // The user's number in 8 px blocks along the bottom: no two alike.
+            let bit = (i >> (x / 8).min(63)) & 1;
+            image::Rgb(if bit == 1 { [250; 3] } else { [5; 3] })
+        } else if dx * dx * 4 + dy * dy * 3 < 120 * 120 * 4 {
+            image::Rgb([224, 180, 150])
+        } else {
+            image::Rgb([(i * 37 % 200) as u8, (x / 3) as u8, (y / 4) as u8])
+        }
+    })
+}
+
+/// How the synthetic photos are drawn; see [`synthetic_batch`].
+const BATCH_VERSION: &str = "2";
 
 fn size_of(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
@@ -220,5 +239,18 @@ impl Drop for ChildEmulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_synthetic_user_has_a_different_photo() {
+        // The old drawing repeated every 1,200 users (its shifts' periods).
+        for (a, b) in [(1, 1201), (1, 2401), (7, 7 + 12_000), (1, 2)] {
+            assert_ne!(synthetic_photo(a), synthetic_photo(b), "{a} and {b}");
+        }
     }
 }

@@ -138,12 +138,12 @@ pub(super) async fn stream(
 #[derive(Clone)]
 pub(super) struct Sink {
     report: Arc<Mutex<Report>>,
-    shared: Arc<HashMap<u64, Vec<String>>>,
+    shared: Arc<HashMap<u64, Arc<same::Group>>>,
     in_flight: Arc<Mutex<HashMap<u64, MatchedPhoto>>>,
 }
 
 impl Sink {
-    pub(super) fn new(report: Report, shared: HashMap<u64, Vec<String>>) -> Sink {
+    pub(super) fn new(report: Report, shared: HashMap<u64, Arc<same::Group>>) -> Sink {
         Sink {
             report: Arc::new(Mutex::new(report)),
             shared: Arc::new(shared),
@@ -175,8 +175,9 @@ impl Sink {
 
     /// `row` with the `same-photo` note when the user at `rank` shares their source.
     pub(super) fn noted(&self, rank: u64, mut row: Row) -> Row {
-        if let Some(others) = self.shared.get(&rank) {
-            same::note(&mut row, others);
+        if let Some(group) = self.shared.get(&rank) {
+            let user = row.user.clone().unwrap_or_default();
+            same::note(&mut row, Some(group), &user);
         }
         row
     }
