@@ -89,9 +89,11 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 framed = inside = 0
 shares = []
-rows = list(csv.DictReader(open(sys.argv[2])))
+rows = [r for r in csv.DictReader(open(sys.argv[2])) if r["file"].rsplit(".", 1)[0] in labels]
 for r in rows:
-    lab = labels[r["file"].rsplit(".", 1)[0]]
+    lab = labels.get(r["file"].rsplit(".", 1)[0])
+    if lab is None or not r["crop"]:
+        continue
     if r["face_box"]:
         fb = [float(v) for v in r["face_box"].split(",")]
         if iou(lab, fb) >= 0.3:
