@@ -20,7 +20,7 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
             .zip(shared.par_iter())
             .map(|(m, others)| {
                 let mut row = make::check(m, &opts.image, opts.html.is_some());
-                same::note(&mut row, others);
+                same::note(&mut row, others.as_deref(), &m.user.user);
                 bar.inc(1);
                 row
             })

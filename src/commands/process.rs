@@ -40,7 +40,7 @@ pub(crate) fn run(opts: &Options, out: &Output) -> Result<Done, RunError> {
             .enumerate()
             .for_each(|(i, ((m, name), others))| {
                 let mut row = make::to_folder(m, name, &opts.image, &out_dir, opts.html.is_some());
-                same::note(&mut row, others);
+                same::note(&mut row, others.as_deref(), &m.user.user);
                 bar.inc(1);
                 lock(&report).push_at(Place::Body(i as u64), row);
             });

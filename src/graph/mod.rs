@@ -322,6 +322,17 @@ impl GraphUser {
         s
     }
 
+    /// Only what an upload reads (id, UPN, the remarks): a run keeps one per target.
+    #[must_use]
+    pub fn slim(self) -> GraphUser {
+        GraphUser {
+            mail: None,
+            employee_id: None,
+            user_type: self.user_type.filter(|t| !t.eq_ignore_ascii_case("member")),
+            ..self
+        }
+    }
+
     /// A remark for a target that is probably not who HR meant (disabled, guest).
     pub fn note(&self) -> Option<&'static str> {
         if self.account_enabled == Some(false) {
@@ -399,6 +410,9 @@ pub const MAX_PAGES: usize = 5_000;
 /// Graph path of the photo lock setting (beta only).
 pub const SETTINGS_PATH: &str = "beta/admin/people/photoUpdateSettings";
 
+/// Users one page of `GET /users` holds (`$top`; Graph's maximum for users is 999).
+pub const LIST_PAGE: u64 = 999;
+
 /// What the upload and tenant commands need from Graph, implemented by [`GraphClient`]
 /// itself (sign-in, rate limiting, retries and throttling included).
 pub trait PhotoApi: Send + Sync + 'static {
@@ -423,7 +437,17 @@ pub trait PhotoApi: Send + Sync + 'static {
         values: &[String],
     ) -> impl Future<Output = Resolved> + Send;
     /// Every user in the tenant (`GET /users` through `@odata.nextLink`).
-    fn list_users(&self) -> impl Future<Output = Result<Vec<GraphUser>, GraphError>> + Send;
+    fn list_users(&self) -> impl Future<Output = Result<Vec<GraphUser>, GraphError>> + Send {
+        self.list_users_where(Some)
+    }
+    /// The tenant's users that `keep` keeps (and maybe slims), page by page: a listing of
+    /// 100,000 users for a few thousand targets never holds the other users at once.
+    fn list_users_where<F>(
+        &self,
+        keep: F,
+    ) -> impl Future<Output = Result<Vec<GraphUser>, GraphError>> + Send
+    where
+        F: FnMut(GraphUser) -> Option<GraphUser> + Send;
     /// How many users the tenant has (`GET /users/$count`).
     fn count_users(&self) -> impl Future<Output = Result<u64, GraphError>> + Send;
     /// The tenant's `photoUpdateSettings` and the requests it took.
@@ -1004,7 +1028,12 @@ impl GraphClient {
 
     /// GETs a user list, following `@odata.nextLink` only to Graph's own origin, never
     /// the same link twice, and at most [`MAX_PAGES`] pages.
-    async fn get_list(&self, ep: Endpoint, first_url: &str) -> Result<Vec<GraphUser>, GraphError> {
+    async fn get_list(
+        &self,
+        ep: Endpoint,
+        first_url: &str,
+        keep: &mut (dyn FnMut(GraphUser) -> Option<GraphUser> + Send),
+    ) -> Result<Vec<GraphUser>, GraphError> {
         #[derive(Deserialize)]
         struct Page {
             value: Vec<GraphUser>,
@@ -1028,7 +1057,7 @@ impl GraphClient {
                 err.status = Some(r.status);
                 err
             })?;
-            all.extend(page.value);
+            all.extend(page.value.into_iter().filter_map(&mut *keep));
             let Some(next) = page.next else {
                 return Ok(all);
             };
@@ -1136,7 +1165,9 @@ impl PhotoApi for GraphClient {
             for chunk in std::mem::take(&mut queue) {
                 let url = self.lookup_url(key, &chunk);
                 let me = self.clone();
-                set.spawn(async move { (chunk, me.get_list(Endpoint::Lookup, &url).await) });
+                set.spawn(
+                    async move { (chunk, me.get_list(Endpoint::Lookup, &url, &mut Some).await) },
+                );
             }
             while let Some(joined) = set.join_next().await {
                 let Ok((chunk, answer)) = joined else {
@@ -1176,13 +1207,16 @@ impl PhotoApi for GraphClient {
         resolved
     }
 
-    async fn list_users(&self) -> Result<Vec<GraphUser>, GraphError> {
+    async fn list_users_where<F>(&self, mut keep: F) -> Result<Vec<GraphUser>, GraphError>
+    where
+        F: FnMut(GraphUser) -> Option<GraphUser> + Send,
+    {
         // Every property a look-up selects: `upload` without a CSV matches against these.
         let url = format!(
-            "{}?$select=id,userPrincipalName,mail,employeeId,accountEnabled,userType&$top=999",
+            "{}?$select=id,userPrincipalName,mail,employeeId,accountEnabled,userType&$top={LIST_PAGE}",
             self.url("v1.0", "users")
         );
-        self.get_list(Endpoint::ListUsers, &url).await
+        self.get_list(Endpoint::ListUsers, &url, &mut keep).await
     }
 
     async fn count_users(&self) -> Result<u64, GraphError> {

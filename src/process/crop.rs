@@ -145,6 +145,25 @@ fn choose(faces: &[FaceBox], w: f32, h: f32) -> Option<Chosen> {
         })
 }
 
+/// Every face the face crop chooses from in `img`, in `img`'s pixels, largest first (the
+/// same analysis copy and detector as [`place_square`]; for evaluation).
+pub fn faces_in(img: &image::RgbImage) -> face::Detection {
+    let (w, h) = img.dimensions();
+    if w.min(h) == 0 {
+        return face::Detection::default();
+    }
+    let small = analysis_copy(img);
+    let mut found = face::detect(&small.rgb, small.width, small.height);
+    let (fx, fy) = (
+        w as f32 / small.width as f32,
+        h as f32 / small.height as f32,
+    );
+    for f in &mut found.faces {
+        *f = f.scaled(fx, fy);
+    }
+    found
+}
+
 fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> Placement {
     let (w, h) = img.dimensions();
     let side = w.min(h);

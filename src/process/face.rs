@@ -137,26 +137,36 @@ fn parse() -> Result<Parsed, FaceError> {
 }
 
 /// An optimised plan per padded input size, built once: photos come in a handful of
-/// aspect ratios, and optimising costs far more than running.
+/// aspect ratios, and optimising costs far more than running. Workers that need the
+/// same size at once wait for the one planning it instead of planning it again.
 fn plan(p: &Parsed, w: u32, h: u32) -> Result<Plan, FaceError> {
-    static PLANS: OnceLock<Mutex<HashMap<(u32, u32), Plan>>> = OnceLock::new();
+    type Slot = Arc<OnceLock<Option<Plan>>>;
+    static PLANS: OnceLock<Mutex<HashMap<(u32, u32), Slot>>> = OnceLock::new();
+    let build = || -> Result<Plan, FaceError> {
+        Ok(p.model
+            .clone()
+            .with_input_fact(0, f32::fact([1, 3, h as usize, w as usize]).into())?
+            .into_optimized()?
+            .into_runnable()?)
+    };
     let plans = PLANS.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(plan) = plans.lock().ok().and_then(|m| m.get(&(w, h)).cloned()) {
-        return Ok(plan);
-    }
-    let plan = p
-        .model
-        .clone()
-        .with_input_fact(0, f32::fact([1, 3, h as usize, w as usize]).into())?
-        .into_optimized()?
-        .into_runnable()?;
-    if let Ok(mut m) = plans.lock() {
-        // Bounded: odd sizes beyond a few dozen are planned each time rather than kept.
-        if m.len() < 32 {
-            m.insert((w, h), plan.clone());
+    let slot = plans.lock().ok().and_then(|mut m| {
+        if let Some(slot) = m.get(&(w, h)) {
+            return Some(slot.clone());
         }
+        // Bounded: odd sizes beyond a few dozen are planned each time rather than kept.
+        (m.len() < 32).then(|| m.entry((w, h)).or_default().clone())
+    });
+    let Some(slot) = slot else {
+        return build();
+    };
+    let mut failed = None;
+    let plan = slot.get_or_init(|| build().map_err(|e| failed = Some(e)).ok());
+    match (plan, failed) {
+        (Some(plan), _) => Ok(plan.clone()),
+        (None, Some(err)) => Err(err),
+        (None, None) => Err(FaceError::Model("planning failed before".into())),
     }
-    Ok(plan)
 }
 
 /// Faces in an RGB picture (`rgb.len() == width * height * 3`), largest first. The
@@ -183,14 +193,23 @@ fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, Fac
     let ph = height.div_ceil(PAD) * PAD;
     let plan = plan(p, pw, ph)?;
     let (w, pwu, phu) = (width as usize, pw as usize, ph as usize);
-    // YuNet takes BGR 0-255, planar; the padding stays black.
-    let mut input = vec![0f32; 3 * pwu * phu];
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        let (x, y) = (i % w, i / w);
-        let at = y * pwu + x;
-        input[at] = f32::from(px[2]);
-        input[pwu * phu + at] = f32::from(px[1]);
-        input[2 * pwu * phu + at] = f32::from(px[0]);
+    // YuNet takes BGR 0-255, planar; the padding stays black. Row by row, one plane
+    // slice each, so that the loop has no division and no bounds checks.
+    let plane = pwu * phu;
+    let mut input = vec![0f32; 3 * plane];
+    let (b_plane, rest) = input.split_at_mut(plane);
+    let (g_plane, r_plane) = rest.split_at_mut(plane);
+    for (y, row) in rgb.chunks_exact(3 * w).enumerate() {
+        let at = y * pwu..y * pwu + w;
+        let planes = b_plane[at.clone()]
+            .iter_mut()
+            .zip(g_plane[at.clone()].iter_mut())
+            .zip(r_plane[at].iter_mut());
+        for (px, ((b, g), r)) in row.chunks_exact(3).zip(planes) {
+            *b = f32::from(px[2]);
+            *g = f32::from(px[1]);
+            *r = f32::from(px[0]);
+        }
     }
     let tensor = tract_ndarray::Array4::from_shape_vec((1, 3, phu, pwu), input)
         .map_err(|_| FaceError::Output("input"))?;

@@ -18,6 +18,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use crop::{Placement, place_square};
+pub use face::FaceBox;
 
 use crate::config::ImageOptions;
 use format::SourceFormat;
@@ -437,6 +438,21 @@ pub fn process(
         source_thumb,
         output_thumb,
     })
+}
+
+/// Every face `--crop face` chooses from in a photo, in the oriented source's full-size
+/// pixels, largest first, and whether they passed only the fallback score. The photo is
+/// decoded as [`process`] decodes it; for evaluating detection (`benches/faces.sh`).
+pub fn find_faces(
+    path: &Path,
+    format: &SourceFormat,
+    opts: &ImageOptions,
+) -> Result<(Vec<FaceBox>, bool), ProcessError> {
+    let (rgb, source) = load(path, format, opts, opts.size)?;
+    let found = crop::faces_in(&rgb);
+    let f = source.width as f32 / rgb.width().max(1) as f32;
+    let faces = found.faces.iter().map(|b| b.scaled(f, f)).collect();
+    Ok((faces, found.low_confidence))
 }
 
 /// Draws `face`'s box (in `img`'s pixels) in green, two pixels wide.

@@ -134,31 +134,11 @@ mod tests {
     #[test]
     fn writes_a_header_and_one_record_per_row_with_every_column() {
         let mut report = Report::new("process");
-        report.push(Row {
-            file: Some("dir/a, \"b\".jpg".into()),
-            user: Some("a@x.test".into()),
-            status: Some(Status::Processed),
-            detail: "line one\nline two".into(),
-            notes: vec!["no-face".into(), "too-small".into()],
-            csv_line: Some(7),
-            source_format: Some("JPEG".into()),
-            source_bytes: Some(12345),
-            source_width: Some(800),
-            source_height: Some(600),
-            output_file: Some("a@x.test.jpg".into()),
-            output_bytes: Some(9999),
-            output_side: Some(600),
-            crop: Some("100,0,600".into()),
-            quality: Some(85),
-            attempts: Some(2),
-            http_status: Some(200),
-            graph_code: Some("Ok".into()),
-            request_id: Some("rid-7".into()),
-            face_share: Some(0.42),
-            face_confidence: Some(0.93),
-            face_box: Some("120,40,250,260".into()),
-            ..Row::default()
-        });
+        // Every field set (a column added to Row and not here fails), and a file name
+        // that needs quoting.
+        let mut first = crate::report::full_row(7);
+        first.file = Some("dir/a, \"b\".jpg".into());
+        report.push(first);
         report.push(Row {
             user: Some("b@x.test".into()),
             status: None,
@@ -175,27 +155,27 @@ mod tests {
             full,
             [
                 "dir/a, \"b\".jpg",
-                "a@x.test",
-                "processed",
-                "line one\nline two",
-                "no-face;too-small",
-                "7",
-                "JPEG",
-                "12345",
-                "800",
-                "600",
-                "a@x.test.jpg",
-                "9999",
-                "600",
-                "100,0,600",
+                "u7@contoso.com",
+                "uploaded",
+                "a \"quoted\"\nline",
+                "no-face;guest",
+                "9",
+                "jpeg",
+                "123456",
+                "4000",
+                "3000",
+                "out/p7.jpg",
+                "77000",
+                "648",
+                "10,20,3000",
                 "85",
                 "2",
                 "200",
-                "Ok",
-                "rid-7",
+                "UnknownError",
+                "rid",
                 "0.42",
                 "0.93",
-                "120,40,250,260"
+                "1,2,3,4"
             ]
         );
         // Absent values are empty cells; a row without a status is reported failed.

@@ -222,47 +222,12 @@ fn unreadable(why: String) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Thumb;
-
-    /// Every field set, written without `..Default::default()`: a field added to `Row`
-    /// must be added here, and so is checked to survive the spool.
-    fn full(i: u32) -> Row {
-        Row {
-            file: Some(format!("p{i}.jpg")),
-            user: Some(format!("u{i}@contoso.com")),
-            status: Some(Status::Uploaded),
-            detail: "a \"quoted\"\nline".into(),
-            notes: vec!["no-face".into(), "guest".into()],
-            csv_line: Some(u64::from(i) + 2),
-            source_format: Some("jpeg".into()),
-            source_bytes: Some(123_456),
-            source_width: Some(4000),
-            source_height: Some(3000),
-            output_file: Some(format!("out/p{i}.jpg")),
-            output_bytes: Some(77_000),
-            output_side: Some(648),
-            crop: Some("10,20,3000".into()),
-            quality: Some(85),
-            attempts: Some(2),
-            http_status: Some(200),
-            graph_code: Some("UnknownError".into()),
-            request_id: Some("rid".into()),
-            face_box: Some("1,2,3,4".into()),
-            face_share: Some(0.42),
-            face_confidence: Some(0.93),
-            thumbs: Some(Thumbs {
-                source: Some(Thumb::new(vec![1, 2, 3])),
-                output: Some(Thumb::new(vec![4, 5])),
-            }),
-            graph_id: Some("0000-1111".into()),
-        }
-    }
 
     #[test]
     fn every_field_survives_the_spool() {
         let mut rows = Rows::default();
         // Made once: each `Thumb::new` spools its bytes at a new offset.
-        let row = full(1);
+        let row = crate::report::full_row(1);
         let want = format!("{:?}", vec![&row]);
         rows.push(Place::Tail, row);
         let back: Vec<Row> = rows.iter().collect();

@@ -47,5 +47,10 @@ fn a_rehearsal_uploads_every_generated_user_and_prints_the_figures() {
     let rows = read_csv_report(&dir.path().join("rehearsal-40/report.csv"));
     assert_eq!(rows.len(), 40);
     assert!(rows.iter().all(|r| r["status"] == "uploaded"), "{rows:?}");
+    // Each generated user has a photo of their own.
+    assert!(
+        !rows.iter().any(|r| r["notes"].contains("same-photo")),
+        "{rows:?}"
+    );
     assert!(dir.path().join("rehearsal-40/report.html").is_file());
 }

@@ -48,7 +48,7 @@ pub(super) async fn prepare(
             continue;
         };
         if wanted.contains(&upn) {
-            known.found.entry(upn).or_default().push(u);
+            known.found.entry(upn).or_default().push(u.slim());
         }
     }
     Ok((prepared, known))
@@ -56,8 +56,6 @@ pub(super) async fn prepare(
 
 /// Users a filtered look-up asks for at once (Graph's limit on `in (...)` values).
 const PER_LOOKUP: u64 = crate::graph::FILTER_IN_MAX as u64;
-/// Users a directory page holds (`$top=999`).
-const PER_PAGE: u64 = 999;
 /// Below this many users the look-ups are few and run alongside the uploads: not worth
 /// even the request that counts the tenant.
 const COUNT_FROM: u64 = 1000;
@@ -75,7 +73,7 @@ pub(super) enum Finding {
 fn requests(targets: u64, tenant: u64) -> (u64, u64) {
     (
         targets.div_ceil(PER_LOOKUP),
-        tenant.div_ceil(PER_PAGE).max(1),
+        tenant.div_ceil(crate::graph::LIST_PAGE).max(1),
     )
 }
 
@@ -131,26 +129,25 @@ pub(super) async fn listing_if_cheaper(
         pages,
         "finding users by paging the directory (fewer requests than look-ups)"
     );
-    let users = match client.list_users().await {
-        Ok(users) => users,
-        Err(e) => {
-            tracing::warn!(error = %e.detail(), "listing the directory failed: finding users with filtered look-ups instead");
-            return None;
-        }
-    };
     let wanted: HashSet<String> = prepared
         .matched
         .iter()
         .map(|m| m.user.user.trim().to_lowercase())
         .collect();
     let mut known = Resolved::default();
-    for u in users {
-        let Some(value) = key.value_of(&u).map(|v| v.trim().to_lowercase()) else {
-            continue;
-        };
-        if wanted.contains(&value) {
-            known.found.entry(value).or_default().push(u);
-        }
+    // Matched as the pages come: the rest of the tenant is never held.
+    let listed = client
+        .list_users_where(|u| {
+            let value = key.value_of(&u).map(|v| v.trim().to_lowercase())?;
+            if wanted.contains(&value) {
+                known.found.entry(value).or_default().push(u.slim());
+            }
+            None
+        })
+        .await;
+    if let Err(e) = listed {
+        tracing::warn!(error = %e.detail(), "listing the directory failed: finding users with filtered look-ups instead");
+        return None;
     }
     Some(known)
 }

@@ -139,7 +139,7 @@ pub async fn run(
             Some(_) => UserKey::Upn,
             None => UserKey::from_column(&opts.matching.user_column),
         },
-        users: Arc::new(todo),
+        users: todo,
         known,
     };
     let sent = send::all(sending, todo, &report, pool, out).await;

@@ -55,18 +55,24 @@ pub(super) struct Lookups {
 
 /// Looks the users of `todo` up, in file order, and sends those found as exactly one
 /// account on `tx`; the rows of the others go to the report (and the state database) as
-/// they come. A stop ends it between batches: the users not yet looked up stay pending.
+/// they come. A stop ends it between batches. Returns the users it never handed on (a
+/// stop, or the uploader no longer taking work): they stay pending.
 pub(super) async fn stream(
     mut l: Lookups,
-    todo: Arc<Vec<Target>>,
+    mut todo: Vec<Target>,
     tx: mpsc::Sender<Work>,
     stop: Stop,
-) {
+) -> Vec<Target> {
+    // Taken from the back and shrunk as it empties, the work list gives its memory back
+    // as the run goes instead of holding 100,000 users to the end.
+    todo.reverse();
     let mut batch = FIRST_BATCH;
-    let mut next = 0;
-    while next < todo.len() && !stop.requested() {
-        let take = &todo[next..(next + batch).min(todo.len())];
-        next += take.len();
+    while !todo.is_empty() && !stop.requested() {
+        let mut take = todo.split_off(todo.len().saturating_sub(batch));
+        take.reverse();
+        if todo.len() < todo.capacity() / 2 {
+            todo.shrink_to_fit();
+        }
         batch = (batch * 2).min(MAX_BATCH);
         let fetched;
         let known = match &l.known {
@@ -78,21 +84,26 @@ pub(super) async fn stream(
             }
         };
         let mut done = Vec::new();
-        for t in take {
+        let mut take = take.into_iter();
+        while let Some(t) = take.next() {
             let user_key = t.photo.user.user.to_lowercase();
             match known.get(&user_key) {
                 Lookup::One(u) => {
+                    l.report.started(t.rank, &t.photo);
                     let work = Work {
                         rank: t.rank,
                         user_id: u.id.clone(),
                         note: u.note(),
-                        photo: t.photo.clone(),
+                        photo: t.photo,
                         key: user_key.clone(),
-                        source: t.source.clone(),
+                        source: t.source,
                     };
                     if tx.send(work).await.is_err() {
                         // The uploader has stopped taking work.
-                        return;
+                        let mut rest: Vec<Target> = take.collect();
+                        todo.reverse();
+                        rest.append(&mut todo);
+                        return rest;
                     }
                 }
                 other => {
@@ -116,39 +127,68 @@ pub(super) async fn stream(
             }
         }
     }
+    todo.reverse();
+    todo
 }
 
-/// The report, shared by the tasks that finish users, and which ranks share their
-/// source photo with other users (a `same-photo` note on each of their rows).
+/// The report, shared by the tasks that finish users; which ranks share their source
+/// photo with other users (a `same-photo` note on each of their rows); and the users
+/// handed on to be made and uploaded that have no row yet (at most the queues and
+/// uploads in flight).
 #[derive(Clone)]
-pub(super) struct Sink(Arc<Mutex<Report>>, Arc<HashMap<u64, Vec<String>>>);
+pub(super) struct Sink {
+    report: Arc<Mutex<Report>>,
+    shared: Arc<HashMap<u64, Arc<same::Group>>>,
+    in_flight: Arc<Mutex<HashMap<u64, MatchedPhoto>>>,
+}
 
 impl Sink {
-    pub(super) fn new(report: Report, shared: HashMap<u64, Vec<String>>) -> Sink {
-        Sink(Arc::new(Mutex::new(report)), Arc::new(shared))
+    pub(super) fn new(report: Report, shared: HashMap<u64, Arc<same::Group>>) -> Sink {
+        Sink {
+            report: Arc::new(Mutex::new(report)),
+            shared: Arc::new(shared),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// The user at `rank` is on its way to the workers: until its row comes, a stop
+    /// leaves it pending.
+    pub(super) fn started(&self, rank: u64, photo: &MatchedPhoto) {
+        self.flying().insert(rank, photo.clone());
     }
 
     /// Adds the final row of the user at `rank` in the work list.
     pub(super) fn push(&self, rank: u64, row: Row) {
         let row = self.noted(rank, row);
         self.lock().push_at(Place::Body(rank), row);
+        self.flying().remove(&rank);
+    }
+
+    /// The users started and never finished (a stop, the breaker), by rank.
+    pub(super) fn unfinished(&self) -> Vec<(u64, MatchedPhoto)> {
+        self.flying().drain().collect()
+    }
+
+    fn flying(&self) -> std::sync::MutexGuard<'_, HashMap<u64, MatchedPhoto>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `row` with the `same-photo` note when the user at `rank` shares their source.
     pub(super) fn noted(&self, rank: u64, mut row: Row) -> Row {
-        if let Some(others) = self.1.get(&rank) {
-            same::note(&mut row, others);
+        if let Some(group) = self.shared.get(&rank) {
+            let user = row.user.clone().unwrap_or_default();
+            same::note(&mut row, Some(group), &user);
         }
         row
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Report> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The report, once every task is done with it.
     pub(super) fn into_report(self) -> Report {
-        match Arc::try_unwrap(self.0) {
+        match Arc::try_unwrap(self.report) {
             Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
             // A task still holds it (it cannot, after the stage): take the rows anyway.
             Err(shared) => std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner())),

@@ -15,6 +15,7 @@ use crate::config::{ConfigError, ImageOptions};
 use crate::graph::{GraphClient, PhotoApi, UserKey};
 use crate::output::Output;
 use crate::pipeline::make;
+use crate::pipeline::matching::MatchedPhoto;
 use crate::pipeline::rows::{self, matched_row};
 use crate::report::{Row, Status};
 use crate::state::{self, Effect, Outcome, Recorder, SourceId};
@@ -108,8 +109,8 @@ impl BackupSlot {
 /// Every user to do, for the look-up task.
 pub(super) struct Todo {
     pub key: UserKey,
-    /// In file order; kept for the run, so that whatever a stop leaves undone is known.
-    pub users: Arc<Vec<Target>>,
+    /// In file order; handed to the look-ups, which give back what a stop left.
+    pub users: Vec<Target>,
     /// The users already known from the directory listing (no look-ups then).
     pub known: Option<crate::graph::Resolved>,
 }
@@ -150,8 +151,7 @@ pub(super) async fn all(
         processing: processing.clone(),
         uploading: uploading.clone(),
     };
-    let users = Arc::clone(&todo.users);
-    let looking = tokio::spawn(resolve::stream(lookups, users, work_tx, stop.clone()));
+    let looking = tokio::spawn(resolve::stream(lookups, todo.users, work_tx, stop.clone()));
     let (tx, rx) = mpsc::channel::<Made>(64);
     let producer = produce(work_rx, pool, tx, &send, processing, stop.clone());
     let ticker = throttle_ticker(Arc::clone(&send.client), uploading.clone(), out.verbose());
@@ -165,29 +165,33 @@ pub(super) async fn all(
     let consumed = consume(rx, &job, &stop, &uploading, grace).await;
     ticker.abort();
     uploading.finish_and_clear();
-    let _ = looking.await;
+    let never_sent = looking.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the look-up task failed: the users it still held have no row");
+        Vec::new()
+    });
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     let backup_dir = job.send.backup.get().map(|d| d.path().to_path_buf());
     consumed?;
-    left_undone(&todo.users, report, breaker.tripped().is_some());
+    let unfinished = report.unfinished();
+    let undone = never_sent
+        .into_iter()
+        .map(|t| (t.rank, t.photo))
+        .chain(unfinished);
+    left_undone(undone, report, breaker.tripped().is_some());
     Ok(backup_dir)
 }
 
 /// The users with no row yet (a stop or the breaker came first) get a pending one: a
 /// re-run does them.
-fn left_undone(users: &[Target], report: &Sink, tripped: bool) {
-    let done = report.lock().store().body_ranks();
-    for t in users {
-        if done.binary_search(&t.rank).is_ok() {
-            continue;
-        }
-        let mut row = matched_row(&t.photo);
+fn left_undone(users: impl Iterator<Item = (u64, MatchedPhoto)>, report: &Sink, tripped: bool) {
+    for (rank, photo) in users {
+        let mut row = matched_row(&photo);
         if tripped {
             rows::set(&mut row, Status::Pending, HELD_BACK);
         } else {
             rows::pending(&mut row);
         }
-        report.push(t.rank, row);
+        report.push(rank, row);
     }
 }
 

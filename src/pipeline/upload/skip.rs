@@ -2,6 +2,7 @@
 //! with the same settings, or `--limit` leaves them for a later run.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -89,7 +90,7 @@ fn decide(
 pub(super) type Split = (
     Vec<(u64, String, Row)>,
     Vec<Target>,
-    HashMap<u64, Vec<String>>,
+    HashMap<u64, Arc<same::Group>>,
 );
 
 /// Skips are decided first: a user with nothing new costs no look-up, decode or upload,
@@ -115,10 +116,10 @@ pub(super) fn split(
             })
             .collect()
     });
-    let shared: HashMap<u64, Vec<String>> =
+    let shared: HashMap<u64, Arc<same::Group>> =
         same::groups(decided.iter().filter_map(Decided::hashed))
             .into_iter()
-            .map(|(i, others)| (i as u64, others))
+            .map(|(i, group)| (i as u64, group))
             .collect();
     let mut skipped = Vec::new();
     let mut todo = Vec::new();
