@@ -28,7 +28,21 @@ if [ ! -f "$shim" ] && [ ! -f /usr/lib/x86_64-linux-gnu/wine/x86_64-windows/bcry
   x86_64-w64-mingw32-gcc-posix -shared -O2 -o "$shim" scripts/wine/bcryptprimitives.c scripts/wine/bcryptprimitives.def -lbcrypt
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/m365-smoke-win.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Keep wine's desktop up for the whole run, started by a process whose standard handles
+# are /dev/null. tract (the face detector) runs `wmic` once per process for the CPU's
+# cache sizes and reads its output to the end. Under wine, the first process to need the
+# desktop starts `explorer.exe /desktop`, which keeps that process's standard handles and
+# lives while any process uses the desktop: when that was our wmic, explorer held our
+# pipe open while our .exe waited for it, and `process` hung at 0 CPU (whenever no
+# desktop was up, as in CI's fresh prefix). A `cmd` reading a FIFO keeps the desktop in
+# use; only `sleep` holds the FIFO's writing end, so no wine process can keep it open.
+mkfifo "$work/hold"
+sleep 86400 >"$work/hold" &
+hold_writer=$!
+wine cmd <"$work/hold" >/dev/null 2>&1 &
+hold_reader=$!
+trap 'kill "$hold_writer" "$hold_reader" 2>/dev/null || true; rm -rf "$work"' EXIT
+wine wmic os get caption </dev/null >/dev/null 2>&1 || true
 fail=0
 ok() { echo "smoke-windows: ok   $*"; }
 bad() { echo "smoke-windows: FAIL $*"; fail=1; }
