@@ -144,16 +144,20 @@ fn write_page(
     let tmpl = env
         .get_template("report.html")
         .map_err(std::io::Error::other)?;
-    let html = tmpl
-        .render(minijinja::context! {
+    // Streamed: a page of 1,000 cards is about 6 MB of HTML, and a String grown to hold it
+    // was the largest block of a run's peak.
+    tmpl.render_captured_to(
+        minijinja::context! {
             command => command,
             generated => crate::util::time::now_rfc3339(),
             rows => cards,
             summary => counts(rows.iter()),
             nav => nav,
-        })
-        .map_err(std::io::Error::other)?;
-    out.write_all(html.as_bytes())
+        },
+        out,
+    )
+    .map_err(std::io::Error::other)?;
+    Ok(())
 }
 
 /// A page of the paged sheet, as the index lists it.

@@ -121,8 +121,14 @@ pub(super) fn split(
             .into_iter()
             .map(|(i, group)| (i as u64, group))
             .collect();
-    let mut skipped = Vec::new();
-    let mut todo = Vec::new();
+    // Sized exactly: grown by doubling, a 20,000-user list peaked at 32,768 places (3 MB
+    // more) while `decided`'s own buffer was still held.
+    let todos = decided
+        .iter()
+        .filter(|d| matches!(d, Decided::Todo(_)))
+        .count();
+    let mut skipped = Vec::with_capacity(decided.len() - todos);
+    let mut todo = Vec::with_capacity(todos);
     for d in decided {
         match d {
             Decided::Skip(rank, key, row, _) => skipped.push((rank, key, *row)),
