@@ -154,8 +154,9 @@ fn plan(p: &Parsed, w: u32, h: u32) -> Result<Plan, FaceError> {
         if let Some(slot) = m.get(&(w, h)) {
             return Some(slot.clone());
         }
-        // Bounded: odd sizes beyond a few dozen are planned each time rather than kept.
-        (m.len() < 32).then(|| m.entry((w, h)).or_default().clone())
+        // Bounded: the face crop keeps to a fixed set of shapes (crop.rs), but odd sizes
+        // from other callers beyond a few dozen are planned each time rather than kept.
+        (m.len() < 64).then(|| m.entry((w, h)).or_default().clone())
     });
     let Some(slot) = slot else {
         return build();
@@ -170,16 +171,31 @@ fn plan(p: &Parsed, w: u32, h: u32) -> Result<Plan, FaceError> {
 }
 
 /// Faces in an RGB picture (`rgb.len() == width * height * 3`), largest first. The
-/// picture should be about 416 px on its long side: YuNet finds faces from ~10 px.
+/// picture should be about 130,000 pixels (416x312): YuNet finds faces from ~10 px.
 /// Pictures too small, malformed buffers and model failures give none.
+#[cfg(test)]
 pub fn detect(rgb: &[u8], width: u32, height: u32) -> Detection {
+    detect_padded(rgb, width, height, (width, height))
+}
+
+/// The network's input size for a `width`x`height` picture: both rounded up to a
+/// multiple of its largest stride.
+pub fn padded(width: u32, height: u32) -> (u32, u32) {
+    (width.div_ceil(PAD) * PAD, height.div_ceil(PAD) * PAD)
+}
+
+/// [`detect`] with the picture placed at the top left of a black input of at least
+/// `shape` (rounded up by [`padded`]): callers that keep to a few shapes pay tract's
+/// planning (~60 ms a shape) only for those.
+pub fn detect_padded(rgb: &[u8], width: u32, height: u32, shape: (u32, u32)) -> Detection {
     if width < MIN_SIDE || height < MIN_SIDE || rgb.len() != width as usize * height as usize * 3 {
         return Detection::default();
     }
     let Some(p) = parsed() else {
         return Detection::default();
     };
-    match run(p, rgb, width, height) {
+    let (pw, ph) = padded(shape.0.max(width), shape.1.max(height));
+    match run(p, rgb, width, height, pw, ph) {
         Ok(d) => d,
         Err(err) => {
             tracing::warn!("face detection failed: {err}");
@@ -188,9 +204,14 @@ pub fn detect(rgb: &[u8], width: u32, height: u32) -> Detection {
     }
 }
 
-fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, FaceError> {
-    let pw = width.div_ceil(PAD) * PAD;
-    let ph = height.div_ceil(PAD) * PAD;
+fn run(
+    p: &Parsed,
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    pw: u32,
+    ph: u32,
+) -> Result<Detection, FaceError> {
     let plan = plan(p, pw, ph)?;
     let (w, pwu, phu) = (width as usize, pw as usize, ph as usize);
     // YuNet takes BGR 0-255, planar; the padding stays black. Row by row, one plane
