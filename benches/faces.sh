@@ -5,7 +5,7 @@
 #   DLIB_GIT=/path/to/dlib/.git benches/faces.sh   (take dlib's photos from a local clone)
 #
 # Sets, each run through examples/face_eval.rs (the library's own find_faces: the same
-# decode, 416 px analysis copy and YuNet detector as `process --crop face`, every face):
+# decode, analysis copies (both passes) and YuNet detector as `process --crop face`, every face):
 # - voc: dlib's examples/faces/*.jpg (PASCAL VOC 2011 photos) with dlib's hand-drawn boxes
 #   from training.xml and testing.xml (davisking/dlib, pinned below);
 # - group: insightface's t1.jpg (from the PyPI sdist, scripts/fetch-test-faces.sh) with
