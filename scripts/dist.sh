@@ -4,8 +4,11 @@
 #   licences of the embedded model and the C libraries built in, the man page and the
 #   bash/zsh/fish/PowerShell completions.
 # Usage: scripts/dist.sh [TARGET] [cargo build flags, e.g. --no-default-features]
-# Cross targets build in target/cross-TARGET (settings in .cargo/config.toml); the build
-# runs under `nice -n 19` (it takes a long time on 2 cores and shares them).
+#   TARGET: x86_64-unknown-linux-gnu (default here), x86_64-pc-windows-gnu (HEIC needs the
+#   static libde265 of scripts/cross-setup.sh), x86_64-unknown-linux-musl (static; no HEIC:
+#   pass --no-default-features), or a macOS target on a Mac.
+# Cross settings are in .cargo/config.toml; everything builds in ${CARGO_TARGET_DIR:-target},
+# under `nice -n 19` (M365_NICE=N for another; it takes a long time on 2 cores and shares them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 native=$(rustc -vV | sed -n 's/^host: //p')
@@ -13,21 +16,28 @@ target=$native
 if [ "$#" -gt 0 ] && [[ "$1" != -* ]]; then target=$1; shift; fi
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
+tdir=${CARGO_TARGET_DIR:-target}
+heic=1
+[[ " $* " == *" --no-default-features "* ]] && heic=0
+case "$target" in
+  *-linux-musl) [ "$heic" = 1 ] && { echo "dist: $target has no HEIC (no C++ for musl here): add --no-default-features" >&2; exit 2; } ;;
+  x86_64-pc-windows-gnu) [ "$heic" = 0 ] || [ -f target/cross-deps/$target/lib/libde265.a ] || scripts/cross-setup.sh ;;
+esac
 build=(cargo build --release --locked "$@")
 if [ "$target" = "$native" ]; then
-  bindir=target/release
+  bindir=$tdir/release
 else
-  build+=(--target "$target" --target-dir "target/cross-$target")
-  bindir=target/cross-$target/$target/release
+  build+=(--target "$target")
+  bindir=$tdir/$target/release
 fi
 start=$(date +%s)
-nice -n 19 "${build[@]}"
+nice -n "${M365_NICE:-19}" "${build[@]}"
 echo "dist: built $target in $(( $(date +%s) - start )) s" >&2
 
 exe=m365-photos
 case "$target" in *windows*) exe=m365-photos.exe ;; esac
 name=m365-photos-$version-$target
-[ "$#" -gt 0 ] && case " $* " in *" --no-default-features "*) name=$name-noheic ;; esac
+[ "$heic" = 0 ] && name=$name-noheic
 stage=target/dist/$name
 rm -rf "$stage"
 mkdir -p "$stage/complete" "$stage/doc" "$stage/licenses"
@@ -38,9 +48,10 @@ cp README.md "$stage/"
 # version that runs here prints the same text, so a cross build borrows the native one.
 gen=$bindir/$exe
 if [ "$target" != "$native" ]; then
-  gen=target/release/m365-photos
-  [ -x "$gen" ] || gen=target/debug/m365-photos
-  [ -x "$gen" ] || { cargo build --quiet; gen=target/debug/m365-photos; }
+  # The host's debug build, brought up to date by cargo (a release binary lying in the
+  # target dir may be from an older tree, with other flags).
+  nice -n "${M365_NICE:-19}" cargo build --quiet --locked
+  gen=$tdir/debug/m365-photos
 fi
 "$gen" generate man >"$stage/doc/m365-photos.1"
 "$gen" generate complete-bash >"$stage/complete/m365-photos.bash"
@@ -56,20 +67,25 @@ registry=$(cargo metadata --format-version 1 --locked 2>/dev/null | python3 -c '
 import json, os, sys
 m = json.load(sys.stdin)
 for p in m["packages"]:
-    if p["name"] in ("turbojpeg-sys", "libheif-sys", "libsqlite3-sys"):
+    if p["name"] in ("turbojpeg-sys", "libheif-sys", "libsqlite3-sys", "aws-lc-sys"):
         print(p["name"], os.path.dirname(p["manifest_path"]))
 ')
 while read -r crate dir; do
   case "$crate" in
     turbojpeg-sys) cp "$dir/libjpeg-turbo/LICENSE.md" "$stage/licenses/libjpeg-turbo-LICENSE.md"
                    cp "$dir/libjpeg-turbo/README.ijg" "$stage/licenses/libjpeg-turbo-README.ijg" ;;
-    libheif-sys) [ -f "$dir/vendor/libheif/COPYING" ] && cp "$dir/vendor/libheif/COPYING" "$stage/licenses/libheif-LGPL-3.0.txt" ;;
+    libheif-sys) [ "$heic" = 1 ] && [ -f "$dir/vendor/libheif/COPYING" ] && cp "$dir/vendor/libheif/COPYING" "$stage/licenses/libheif-LGPL-3.0.txt" ;;
     libsqlite3-sys) echo "SQLite (bundled by libsqlite3-sys) is in the public domain: https://sqlite.org/copyright.html" >"$stage/licenses/sqlite.txt" ;;
+    aws-lc-sys) cp "$dir/aws-lc/LICENSE" "$stage/licenses/aws-lc-LICENSE.txt" ;;
   esac
 done <<<"$registry"
-# libde265 (HEIC's HEVC decoder) is Debian's, linked dynamically: say so beside the binary.
-if [ -f /usr/share/doc/libde265-0/copyright ] && [[ " $* " != *" --no-default-features "* ]]; then
-  cp /usr/share/doc/libde265-0/copyright "$stage/licenses/libde265-copyright.txt"
+# libde265 (HEIC's HEVC decoder): Debian's, linked dynamically, on Linux; on Windows the
+# static one scripts/cross-setup.sh built (LGPL-3.0, like libheif).
+if [ "$heic" = 1 ]; then
+  case "$target" in
+    *windows*) cp "target/cross-deps/$target/COPYING" "$stage/licenses/libde265-LGPL-3.0.txt" ;;
+    *linux-gnu) [ -f /usr/share/doc/libde265-0/copyright ] && cp /usr/share/doc/libde265-0/copyright "$stage/licenses/libde265-copyright.txt" ;;
+  esac
 fi
 
 cd target/dist
@@ -78,4 +94,5 @@ case "$target" in
   *) tar czf "$name.tar.gz" "$name"; archive=$name.tar.gz ;;
 esac
 bytes=$(wc -c <"$name/$exe")
-echo "dist: target/dist/$archive (binary $exe: $((bytes / 1024 / 1024)) MB, $bytes bytes)"
+abytes=$(wc -c <"$archive")
+echo "dist: target/dist/$archive ($abytes bytes; binary $exe: $((bytes / 1024 / 1024)) MB, $bytes bytes)"

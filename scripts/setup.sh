@@ -34,3 +34,9 @@ if ! have cargo; then
   echo "setup: cargo not found: install Rust 1.88 or newer with rustup (https://rustup.rs)" >&2
   exit 1
 fi
+
+# Cross builds (Windows x64, static Linux): mingw-w64, wine, musl-tools, the rustup targets
+# and a static libde265 for Windows (scripts/cross-setup.sh).
+if [ "${M365_WITH_CROSS:-0}" = 1 ]; then
+  "$(dirname "$0")/cross-setup.sh"
+fi

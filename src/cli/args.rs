@@ -3,7 +3,14 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PathBufValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Every path flag: as given, with `/` written as `\` on Windows (`--out out/demo` then
+/// prints `out\demo\report.csv`, not `out/demo\report.csv`).
+fn path_arg() -> impl TypedValueParser<Value = PathBuf> {
+    PathBufValueParser::new().map(crate::util::fs::native_path)
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,10 +111,10 @@ pub struct GraphArgs {
     pub client_id: Option<String>,
     /// Certificate for sign-in: PEM with certificate and key, or PFX (password in
     /// AZURE_CLIENT_CERTIFICATE_PASSWORD) [env: AZURE_CLIENT_CERTIFICATE_PATH].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = path_arg())]
     pub certificate: Option<PathBuf>,
     /// File holding the client secret (else AZURE_CLIENT_SECRET).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub client_secret_file: Option<PathBuf>,
     /// How to sign in. Default: the first one configured, in the Azure SDKs' order: a
     /// certificate or client secret; workload identity (AZURE_FEDERATED_TOKEN_FILE with
@@ -173,17 +180,17 @@ pub struct UploadArgs {
 pub struct StateArgs {
     /// The state database (SQLite) [default: beside the photos folder, named after it:
     /// PHOTOS.m365-photos.db].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Folder with the sample photos, users.csv and tenant-users.csv.
-    #[arg(long, value_name = "DIR", default_value = "samples")]
+    #[arg(long, value_name = "DIR", default_value = "samples", value_parser = path_arg())]
     pub samples: PathBuf,
     /// Where the report, page and uploaded photos go.
-    #[arg(long, value_name = "DIR", default_value = "m365-photos-demo")]
+    #[arg(long, value_name = "DIR", default_value = "m365-photos-demo", value_parser = path_arg())]
     pub out: PathBuf,
     /// Rehearse a large run instead: N generated photos and users, uploaded to the
     /// emulator limited like a tenant (50 requests/s, slow writes, 1% faults), with a
@@ -204,7 +211,7 @@ pub struct EmulatorArgs {
     /// Tenant users: CSV with userPrincipalName and optionally id, mail, employeeId,
     /// mailbox (exchange|none|onprem), accountEnabled, userType, photoError (a --photo-error
     /// KIND). Rows may share a mail or employeeId.
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", value_parser = path_arg())]
     pub users: Option<PathBuf>,
     /// Also make N users user00001@contoso.test... (employeeId 100001...).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -269,7 +276,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub write_latency_ms: u64,
     /// Also save every received photo here as <upn>.jpg.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub store: Option<PathBuf>,
     /// Initial photoUpdateSettings source: unset (no source field), cloud or onPremises.
     #[arg(long, value_name = "SOURCE", default_value = "cloud")]
@@ -311,11 +318,11 @@ pub struct EmulatorArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Folder of photos (searched recursively; hidden files are skipped).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub photos: PathBuf,
     /// Staff CSV (UTF-8; comma, semicolon or tab separated). `upload` without it matches
     /// photo names against the tenant's directory itself (see --match-property).
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", value_parser = path_arg())]
     pub users: Option<PathBuf>,
     /// Without --users: the directory property a photo's name equals.
     #[arg(long, value_enum, value_name = "PROPERTY", conflicts_with = "users")]
@@ -327,10 +334,10 @@ pub struct InputArgs {
     #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
     pub user_column: String,
     /// Write a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub report: Option<PathBuf>,
     /// Write a self-contained HTML contact sheet.
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, value_name = "FILE.html", value_parser = path_arg())]
     pub html: Option<PathBuf>,
     /// Worker threads for processing (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
@@ -406,7 +413,7 @@ pub struct ProcessArgs {
     #[command(flatten)]
     pub image: ImageArgs,
     /// Folder for the processed photos (`<user>.jpg`); created if missing.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub out: PathBuf,
 }
 
@@ -417,7 +424,8 @@ pub struct BackupArgs {
         long,
         value_name = "FILE.csv",
         required_unless_present = "all",
-        conflicts_with = "all"
+        conflicts_with = "all",
+        value_parser = path_arg()
     )]
     pub users: Option<PathBuf>,
     /// CSV column naming the user (UPN, object id, mail or employeeId).
@@ -427,10 +435,10 @@ pub struct BackupArgs {
     #[arg(long)]
     pub all: bool,
     /// Folder for the photos and manifest.csv (created; an existing manifest is appended to).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub out: PathBuf,
     /// Write a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub graph: GraphArgs,
@@ -441,7 +449,7 @@ pub struct BackupArgs {
 pub struct TenantStateArgs {
     /// Record this run in the state database that `upload` uses (PHOTOS.m365-photos.db
     /// beside the photos folder), so that the next upload does not skip these users.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub state: Option<PathBuf>,
 }
 
@@ -450,7 +458,7 @@ pub struct TenantStateArgs {
 pub struct UploadSafetyArgs {
     /// Save each user's current photo here before replacing it
     /// [default: photo-backup-<time> beside the report, else in the current folder].
-    #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_backup", value_parser = path_arg())]
     pub backup_dir: Option<PathBuf>,
     /// Replace photos without saving the current ones first.
     #[arg(long)]
@@ -473,10 +481,10 @@ pub struct LockArgs {
     #[arg(long)]
     pub force: bool,
     /// Also write an Exchange Online PowerShell script (Outlook on the web policy route).
-    #[arg(long, value_name = "FILE.ps1")]
+    #[arg(long, value_name = "FILE.ps1", value_parser = path_arg())]
     pub owa_script: Option<PathBuf>,
     /// With --owa-script: a new policy for these users only (default: the default policy, everyone).
-    #[arg(long, value_name = "FILE.csv", requires = "owa_script")]
+    #[arg(long, value_name = "FILE.csv", requires = "owa_script", value_parser = path_arg())]
     pub users: Option<PathBuf>,
     /// CSV column naming the users for --users.
     #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
@@ -506,7 +514,7 @@ pub struct DoctorArgs {
     pub canary: Option<String>,
     /// With --canary: make this photo as upload would and put it on the canary user, then
     /// read it back (changes that user's photo).
-    #[arg(long, value_name = "FILE", requires = "canary")]
+    #[arg(long, value_name = "FILE", requires = "canary", value_parser = path_arg())]
     pub canary_write: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -527,19 +535,19 @@ pub struct LockStatusArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Users whose photos go (CSV).
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", value_parser = path_arg())]
     pub users: PathBuf,
     /// CSV column naming the user (UPN, object id, mail or employeeId).
     #[arg(long, value_name = "COL", default_value = "userPrincipalName")]
     pub user_column: String,
     /// Where the photos are saved before removal [default: ./photo-backup-<time>].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub backup_dir: Option<PathBuf>,
     /// List what would be removed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Write a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub state: TenantStateArgs,
@@ -550,13 +558,13 @@ pub struct RemoveArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// A folder made by `backup`, `remove` or `upload` (holds manifest.csv).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub from: PathBuf,
     /// Check the backup and list what would be restored; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Write a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub state: TenantStateArgs,
@@ -567,10 +575,10 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The state database [default: beside --photos, PHOTOS.m365-photos.db].
-    #[arg(long, value_name = "FILE", required_unless_present = "photos")]
+    #[arg(long, value_name = "FILE", required_unless_present = "photos", value_parser = path_arg())]
     pub state: Option<PathBuf>,
     /// The photos folder the runs were made from (finds its state database).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     pub photos: Option<PathBuf>,
     /// How many runs to list.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -579,7 +587,7 @@ pub struct StatusArgs {
     #[arg(long, value_name = "ID")]
     pub run: Option<i64>,
     /// Write the run's rows to a report: .csv or .json, by extension.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = path_arg())]
     pub report: Option<PathBuf>,
     /// Failed users listed with their reason (the report has them all).
     #[arg(long, value_name = "N", default_value_t = 20)]

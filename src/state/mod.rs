@@ -209,8 +209,40 @@ fn now() -> String {
 
 /// The lock file beside the database (`state.db.lock`). SQLite's own locks last one
 /// transaction; this one lasts the run.
+/// Named from the path's own bytes (not its display form, which loses names that are not
+/// valid Unicode). The lock is the OS's (`flock` on Unix, `LockFileEx` on Windows, through
+/// `File::try_lock`), so it also holds on NTFS and ends with the process.
 fn lock_path(path: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.lock", path.display()))
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Opens the SQLite file at `path`. On Windows a path near MAX_PATH (260 characters) goes
+/// to SQLite as `\\?\C:\...` through its "win32-longpath" VFS (the default one stops at
+/// MAX_PATH; the standard library lifts that limit for every other file already).
+fn connect(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    #[cfg(windows)]
+    {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if abs.as_os_str().len() >= 200 {
+            return Connection::open_with_flags_and_vfs(long_path(&abs), flags, c"win32-longpath");
+        }
+    }
+    Connection::open_with_flags(path, flags)
+}
+
+/// `C:\a` -> `\\?\C:\a`, `\\server\share` -> `\\?\UNC\server\share`; a verbatim path as it is.
+#[cfg(any(windows, test))]
+fn long_path(abs: &Path) -> PathBuf {
+    let s = abs.to_string_lossy();
+    if s.starts_with(r"\\?\") {
+        abs.to_path_buf()
+    } else if let Some(unc) = s.strip_prefix(r"\\") {
+        PathBuf::from(format!(r"\\?\UNC\{unc}"))
+    } else {
+        PathBuf::from(format!(r"\\?\{s}"))
+    }
 }
 
 /// Takes the run lock of the database at `path`, or says another run holds it.
@@ -247,7 +279,7 @@ impl StateDb {
             })?;
         }
         let lock = take_lock(path)?;
-        let conn = Connection::open(path).map_err(|source| StateError::Open {
+        let conn = connect(path, OpenFlags::default()).map_err(|source| StateError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -265,7 +297,7 @@ impl StateDb {
         if !path.exists() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
+        let conn = connect(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
@@ -452,6 +484,37 @@ mod tests {
             found: 1,
         };
         assert!(older.to_string().contains("other.db") && older.to_string().contains("older"));
+    }
+
+    #[test]
+    fn long_windows_paths_go_to_sqlite_verbatim() {
+        assert_eq!(
+            long_path(Path::new(r"C:\a\b.db")),
+            PathBuf::from(r"\\?\C:\a\b.db")
+        );
+        assert_eq!(
+            long_path(Path::new(r"\\srv\share\b.db")),
+            PathBuf::from(r"\\?\UNC\srv\share\b.db")
+        );
+        assert_eq!(
+            long_path(Path::new(r"\\?\C:\b.db")),
+            PathBuf::from(r"\\?\C:\b.db")
+        );
+    }
+
+    /// A state database deeper than MAX_PATH (260 characters) opens, locks and records.
+    #[test]
+    fn a_database_beyond_max_path_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_path_buf();
+        for i in 0..8 {
+            deep.push(format!("{i}-{}", "long-folder-name".repeat(2)));
+        }
+        let path = deep.join("state.db");
+        assert!(path.as_os_str().len() > 260, "{}", path.display());
+        drop(StateDb::open(&path).unwrap());
+        assert!(StateDb::open_read_only(&path).is_ok());
+        assert!(path.exists());
     }
 
     #[test]

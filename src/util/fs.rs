@@ -2,7 +2,20 @@
 //! result is an ordinary readable file (0644), not the temporary file's private mode.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A path the user typed, in the platform's own separators: on Windows `/` becomes `\`
+/// (both work there, but a path joined onto `out/demo` would print as `out/demo\report.csv`);
+/// elsewhere it is returned as given.
+pub fn native_path(path: PathBuf) -> PathBuf {
+    #[cfg(windows)]
+    if let Some(s) = path.to_str()
+        && s.contains('/')
+    {
+        return PathBuf::from(s.replace('/', "\\"));
+    }
+    path
+}
 
 /// The folder a file lives in (`.` for a bare name).
 pub fn parent_dir(path: &Path) -> &Path {
@@ -54,6 +67,21 @@ fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_print_in_one_style() {
+        let report = native_path(PathBuf::from("out/demo")).join("report.csv");
+        #[cfg(windows)]
+        assert_eq!(report.display().to_string(), r"out\demo\report.csv");
+        #[cfg(not(windows))]
+        assert_eq!(report.display().to_string(), "out/demo/report.csv");
+        // Drive letters and UNC paths keep their meaning.
+        #[cfg(windows)]
+        assert_eq!(
+            native_path(PathBuf::from("C:/Users/Zoë/photos")),
+            PathBuf::from(r"C:\Users\Zoë\photos")
+        );
+    }
 
     #[test]
     fn writes_whole_files_readable_by_others() {

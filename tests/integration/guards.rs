@@ -171,6 +171,8 @@ fn photo_writes(emu: &Emulator) -> u64 {
         .unwrap()
 }
 
+// Sends SIGINT (Unix signals); on Windows Ctrl-C is a console event, not testable from here.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_stops_uploads_waiting_in_the_throttle() {
     const USERS: usize = 60;
@@ -248,13 +250,22 @@ pub fn photos_named(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Sends `sig` (like `-INT`) to a process.
+/// Sends `sig` (like `-INT`) to a process. On Windows only `-KILL` exists (`taskkill /F`).
 pub fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
+    #[cfg(unix)]
+    let mut cmd = {
+        let mut cmd = std::process::Command::new("kill");
+        cmd.args([sig, &pid.to_string()]);
+        cmd
+    };
+    #[cfg(not(unix))]
+    let mut cmd = {
+        assert_eq!(sig, "-KILL", "only -KILL can be sent on Windows");
+        let mut cmd = std::process::Command::new("taskkill");
+        cmd.args(["/F", "/PID", &pid.to_string()]);
+        cmd
+    };
+    let ok = cmd.status().unwrap().success();
     assert!(ok, "kill {sig} {pid}");
 }
 

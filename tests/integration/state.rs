@@ -324,6 +324,7 @@ fn sigkill_at_random_moments_loses_nothing_and_resends_nothing_confirmed() {
     assert_eq!(photo_writes(&emu), writes);
 }
 
+#[cfg(unix)]
 fn signal(pid: u32, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -333,6 +334,7 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
+#[cfg(unix)]
 fn wait_for_writes(emu: &Emulator, n: u64, child: &mut std::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while photo_writes(emu) < n {
@@ -345,6 +347,7 @@ fn wait_for_writes(emu: &Emulator, n: u64, child: &mut std::process::Child) {
     }
 }
 
+#[cfg(unix)]
 fn wait_exit(child: std::process::Child, within: Duration) -> std::process::Output {
     let pid = child.id();
     let start = Instant::now();
@@ -364,6 +367,8 @@ fn wait_exit(child: std::process::Child, within: Duration) -> std::process::Outp
     }
 }
 
+// Unix signals (SIGINT); Windows has console events instead.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_finishes_in_flight_uploads_records_them_and_resumes() {
     const USERS: usize = 150;
@@ -437,6 +442,8 @@ fn ctrl_c_finishes_in_flight_uploads_records_them_and_resumes() {
     );
 }
 
+// Unix signals (SIGTERM, SIGINT).
+#[cfg(unix)]
 #[test]
 fn second_signal_stops_at_once_and_the_state_stays_usable() {
     const USERS: usize = 40;
