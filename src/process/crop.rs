@@ -84,6 +84,10 @@ const SHAPES: [(u32, u32); 8] = [
 pub const FINE_FACTOR: f32 = 1.5;
 /// The second pass runs only if its copy is at least this much finer than the first's.
 const FINE_MIN_GAIN: f32 = 1.25;
+/// The second pass runs only if some anchor of the first scored at least this: a face
+/// too small for the first pass still scores above a face-free photo's background.
+/// Calibrated on `benches/faces.sh` (see the README, "Speed").
+pub const NEAR_MISS_SCORE: f32 = 0.2;
 
 /// Where the eyes sit in the square, from the top: upper middle, with room above the
 /// hair.
@@ -193,36 +197,59 @@ fn detect_on(small: &Small<'_>, w: u32, h: u32) -> Found {
 }
 
 /// The faces in `img` (first pass on `first`, its analysis copy), and when it finds none
-/// the second, finer pass's.
-fn find(img: &image::RgbImage, first: &Small<'_>) -> Found {
+/// but came near ([`NEAR_MISS_SCORE`]) the second, finer pass's. Also says how it went,
+/// for evaluation.
+fn find(img: &image::RgbImage, first: &Small<'_>) -> (Found, Passes) {
     let (w, h) = img.dimensions();
     let found = detect_on(first, w, h);
-    if !found.detection.faces.is_empty() {
-        return found;
+    let mut passes = Passes {
+        first_best: found.detection.best_score,
+        second: false,
+    };
+    if !found.detection.faces.is_empty() || found.detection.best_score < NEAR_MISS_SCORE {
+        return (found, passes);
     }
     let (sw, sh) = first.shape;
     let fine_shape = |v: u32| (v as f32 * FINE_FACTOR).round() as u32;
     let fine = analysis_copy(img, (fine_shape(sw), fine_shape(sh)));
     if (fine.width as f32) < first.width as f32 * FINE_MIN_GAIN {
-        return found;
+        return (found, passes);
     }
+    passes.second = true;
     let finer = detect_on(&fine, w, h);
     if finer.detection.faces.is_empty() {
-        found
+        (found, passes)
     } else {
-        finer
+        (finer, passes)
     }
 }
 
+/// How [`find`] searched a photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Passes {
+    /// The first pass's best anchor score, kept or not.
+    pub first_best: f32,
+    /// The second, finer pass ran.
+    pub second: bool,
+}
+
 /// Every face the face crop chooses from in `img`, in `img`'s pixels, largest first (the
-/// same analysis copies and detector as [`place_square`]; for evaluation).
-pub fn faces_in(img: &image::RgbImage) -> face::Detection {
+/// same analysis copies and detector as [`place_square`]; for evaluation), and how the
+/// search went.
+pub fn faces_in(img: &image::RgbImage) -> (face::Detection, Passes) {
     let (w, h) = img.dimensions();
     if w.min(h) == 0 {
-        return face::Detection::default();
+        return (
+            face::Detection::default(),
+            Passes {
+                first_best: 0.0,
+                second: false,
+            },
+        );
     }
     let first = analysis_copy(img, first_shape(w, h));
-    find(img, &first).detection
+    let (found, passes) = find(img, &first);
+    (found.detection, passes)
 }
 
 fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> Placement {
@@ -233,7 +260,7 @@ fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> P
     }
     let small = analysis_copy(img, first_shape(w, h));
     let (sw, sh) = (small.width, small.height);
-    let Found { detection, per_px } = find(img, &small);
+    let (Found { detection, per_px }, _) = find(img, &small);
     if let Some(Chosen {
         face: chosen,
         counted,
@@ -251,7 +278,9 @@ fn place_by_content(img: &image::RgbImage, framing: Framing, min_side: u32) -> P
                 CropNote::Face
             },
             face: Some(chosen),
-            low_confidence: detection.low_confidence,
+            // Said of the framed face: beside confident faces it may be a weaker one
+            // kept for being as large as they are (face.rs, `corroborated`).
+            low_confidence: chosen.score < face::KEEP_SCORE,
             nearest_centre,
         };
     }
@@ -632,11 +661,13 @@ mod tests {
         let Some(hanks) = real("Tom_Hanks_54745.png") else {
             return;
         };
-        // The 112 px aligned face at 2.2x: ~250 px, 8% of the 3000 px short side, ~26 px
+        // The 112 px aligned face at 3.1x: ~347 px, 12% of the 3000 px short side, ~36 px
         // in the first pass's 416x312 copy (this tightly cropped face, with no hair or
-        // background around it, is found only from ~37 px), ~52 px in the second's.
-        let (x0, fw) = (2100.0, 112.0 * 2.2);
-        let img = pasted(&hanks, 2.2, 4000, 3000, &[(2100, 1200)]);
+        // background around it, is found only from ~37 px), ~54 px in the second's. Its
+        // first-pass best score, 0.45, is a near miss (at 2.2x, 0.13 is not: see the
+        // README on NEAR_MISS_SCORE).
+        let (x0, fw) = (2100.0, 112.0 * 3.1);
+        let img = pasted(&hanks, 3.1, 4000, 3000, &[(2100, 1200)]);
         let first = analysis_copy(&img, first_shape(4000, 3000));
         assert_eq!(
             (first.width, first.height, first.shape),
@@ -650,7 +681,7 @@ mod tests {
         assert_eq!(p.note, CropNote::Face);
         let f = p.face.expect("face");
         assert!(f.x >= x0 - 20.0 && f.x + f.width <= x0 + fw + 20.0, "{f:?}");
-        assert!((1150.0..1300.0).contains(&f.y), "{f:?}");
+        assert!((1150.0..1350.0).contains(&f.y), "{f:?}");
         assert!(inside((p.x, p.y, p.side), &f), "{p:?}");
         let got = share(&p);
         assert!(
@@ -658,7 +689,7 @@ mod tests {
             "share {got}"
         );
         // Found on the finer copy, so "the same size" is 3 px of that copy.
-        assert!(faces_in(&img).faces.len() == 1);
+        assert!(faces_in(&img).0.faces.len() == 1);
     }
 
     #[test]
@@ -730,6 +761,34 @@ mod tests {
         let f = p.face.expect("face");
         assert!((f.x - centre.0 as f32).abs() < fw as f32, "{f:?}");
 
+        // The integration test's layout: in the 512x256 copy the centre face scores
+        // below KEEP_SCORE and the other two above; it is kept for being as large as they
+        // are, framed, and said to be low-confidence.
+        let centre = (1200 - fw / 2, 450);
+        let img = pasted(
+            &hanks,
+            2.0,
+            w,
+            h,
+            &[(60, 100), centre, (w as i64 - fw - 60, 800)],
+        );
+        let (found, _) = faces_in(&img);
+        let weak: Vec<&FaceBox> = found
+            .faces
+            .iter()
+            .filter(|f| f.score < face::KEEP_SCORE)
+            .collect();
+        assert_eq!(
+            (found.faces.len(), weak.len()),
+            (3, 1),
+            "one face must score below KEEP_SCORE, or this proves nothing: {found:?}"
+        );
+        let p = place_square(&img, CropMode::Face, Framing::Standard, 100);
+        assert_eq!(p.note, CropNote::SeveralFaces(3));
+        let f = p.face.expect("face");
+        assert!((f.x - centre.0 as f32).abs() < fw as f32, "{f:?}");
+        assert_eq!(p.low_confidence, f.score < face::KEEP_SCORE, "{p:?}");
+
         let Some(group) = real("t1.jpg") else { return };
         let p = place_square(&group, CropMode::Face, Framing::Standard, 100);
         assert!(
@@ -747,6 +806,28 @@ mod tests {
             assert_eq!(p.note, CropNote::NoFace, "{name}");
             assert!(p.face.is_none());
         }
+    }
+
+    #[test]
+    fn a_photo_with_nothing_like_a_face_skips_the_second_pass() {
+        // Large enough for a finer copy, and nothing in it near a face.
+        let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+            image::Rgb([(x / 16) as u8, (y / 12) as u8, 120])
+        });
+        let (found, passes) = faces_in(&img);
+        assert!(found.faces.is_empty());
+        assert!(passes.first_best < NEAR_MISS_SCORE, "{passes:?}");
+        assert!(!passes.second, "{passes:?}");
+        // A face too small for the first pass is a near miss there, so the second pass
+        // runs (and finds it: real_face_too_small_for_the_first_pass_...).
+        let Some(hanks) = real("Tom_Hanks_54745.png") else {
+            return;
+        };
+        let img = pasted(&hanks, 3.1, 4000, 3000, &[(2100, 1200)]);
+        let (found, passes) = faces_in(&img);
+        assert!(passes.first_best >= NEAR_MISS_SCORE, "{passes:?}");
+        assert!(passes.second, "{passes:?}");
+        assert_eq!(found.faces.len(), 1);
     }
 }
 
@@ -826,7 +907,7 @@ mod measure {
             let first_got = d.faces.len();
             let start = Instant::now();
             for _ in 0..runs {
-                d = find(img, &small).detection;
+                d = find(img, &small).0.detection;
             }
             let both = start.elapsed() / runs;
             let got = d.faces.len().min(*n);
