@@ -5,7 +5,7 @@
 #   DLIB_GIT=/path/to/dlib/.git benches/faces.sh   (take dlib's photos from a local clone)
 #
 # Sets, each run through examples/face_eval.rs (the library's own find_faces: the same
-# decode, 416 px analysis copy and YuNet detector as `process --crop face`, every face):
+# decode, analysis copies (both passes) and YuNet detector as `process --crop face`, every face):
 # - voc: dlib's examples/faces/*.jpg (PASCAL VOC 2011 photos) with dlib's hand-drawn boxes
 #   from training.xml and testing.xml (davisking/dlib, pinned below);
 # - group: insightface's t1.jpg (from the PyPI sdist, scripts/fetch-test-faces.sh) with
@@ -13,7 +13,10 @@
 # - small: every voc face with its head around it, pasted into the four face-free phone
 #   photos of ../shared/testdata/cameras/phone (3-9 MP) so that its box is 6% of the
 #   short side (a full-length or event photo), then also run through
-#   `m365-photos process --report` to check the face it frames.
+#   `m365-photos process --report` to check the face it frames;
+# - none: photos with no face (the four phone photos above and insightface's mask_*.jpg):
+#   any detection is a false face, and the count of second passes is what the gate on
+#   the first pass's near misses (NEAR_MISS_SCORE in src/process/crop.rs) saves.
 # A labelled face counts as found when a detected box overlaps it with IoU >= 0.3 (one
 # detection per label; dlib's boxes are tight squares on eyes to mouth, YuNet's run from
 # forehead to chin, so a right detection overlaps a dlib box by about 0.4-0.6).
@@ -38,6 +41,8 @@ if [ ! -s "$cache/voc/testing.xml" ]; then
 fi
 scripts/fetch-test-faces.sh >/dev/null
 cp .cache/faces/t1.jpg "$cache/t1.jpg"
+mkdir -p "$cache/none"
+cp .cache/faces/mask_*.jpg "$cache/none/"
 sed 's/^#.*//;/^$/d' benches/faces-t1.tsv > "$cache/group.tsv"
 
 # dlib's XML boxes -> photo<TAB>x,y,w,h...
@@ -63,11 +68,15 @@ bg=${M365_TESTDATA:-$root/../shared/testdata}/cameras/phone
 rm -rf "$cache/small" && mkdir -p "$cache/small"
 "$eval_bin" paste "$cache/voc.tsv" "$bg" "$cache/small" 0.06 > "$cache/small/labels.tsv"
 
+# No labels: one photo a line.
+{ ls "$cache"/none/*.jpg | sed "s|^$cache/||"; ls "$bg"/*.jpg; } > "$cache/none.tsv"
+
 out=$cache/results.txt
 {
   "$eval_bin" detect voc "$cache/voc.tsv"
   "$eval_bin" detect group "$cache/group.tsv"
   "$eval_bin" detect small "$cache/small/labels.tsv"
+  "$eval_bin" detect none "$cache/none.tsv"
 } > "$out"
 
 # End to end: the face `process` frames in each small-face photo, from its report.

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use m365_photos::config::ImageOptions;
-use m365_photos::process::{self, FaceBox};
+use m365_photos::process::{self, FaceBox, FoundFaces};
 
 /// A labelled face is found when a detected box overlaps it by at least this
 /// intersection over union (each detection matches one label at most).
@@ -67,7 +67,7 @@ fn read_labels(path: &Path) -> Vec<(PathBuf, Vec<Rect>)> {
         .collect()
 }
 
-fn faces(path: &Path) -> (Vec<FaceBox>, bool) {
+fn faces(path: &Path) -> FoundFaces {
     let bytes = std::fs::read(path).expect("photo");
     let format = process::format::sniff(&bytes[..bytes.len().min(64)]);
     process::find_faces(path, &format, &ImageOptions::default()).expect("decodable photo")
@@ -110,10 +110,18 @@ fn rect(f: &FaceBox) -> Rect {
 }
 
 fn detect(name: &str, labels: &Path) {
-    let (mut labelled, mut found, mut detections, mut low) = (0, 0, 0, 0);
+    let (mut labelled, mut found, mut detections, mut low, mut second) = (0, 0, 0, 0, 0);
+    let mut photos = 0;
     let mut ious = Vec::new();
     for (file, boxes) in read_labels(labels) {
-        let (dets, low_confidence) = faces(&file);
+        let FoundFaces {
+            faces: dets,
+            low_confidence,
+            first_best_score,
+            second_pass,
+        } = faces(&file);
+        photos += 1;
+        second += usize::from(second_pass);
         let rects: Vec<Rect> = dets.iter().map(rect).collect();
         let m = matches(&boxes, &rects);
         let hit = m.iter().flatten().count();
@@ -129,7 +137,7 @@ fn detect(name: &str, labels: &Path) {
             .map(|(b, _)| format!("{:.0},{:.0},{:.0},{:.0}", b.0, b.1, b.2, b.3))
             .collect();
         println!(
-            "{name}\t{}\t{hit}/{} found\t{} detected{}\tscores {:?}{}",
+            "{name}\t{}\t{hit}/{} found\t{} detected{}\tscores {:?}\tfirst pass best {first_best_score:.2}{}{}",
             file.file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default(),
@@ -143,6 +151,7 @@ fn detect(name: &str, labels: &Path) {
             dets.iter()
                 .map(|d| (d.score * 100.0).round() / 100.0)
                 .collect::<Vec<_>>(),
+            if second_pass { ", second pass" } else { "" },
             if missed.is_empty() {
                 String::new()
             } else {
@@ -153,7 +162,7 @@ fn detect(name: &str, labels: &Path) {
     ious.sort_by(f32::total_cmp);
     let median = ious.get(ious.len() / 2).copied().unwrap_or(0.0);
     println!(
-        "SUMMARY\t{name}\tlabelled {labelled}\tfound {found}\trecall {:.1}%\tdetections {detections}\tnot matching a label {}\tmedian IoU {median:.2}\tphotos low-confidence {low}",
+        "SUMMARY\t{name}\tlabelled {labelled}\tfound {found}\trecall {:.1}%\tdetections {detections}\tnot matching a label {}\tmedian IoU {median:.2}\tphotos low-confidence {low}\tsecond pass on {second} of {photos} photos",
         100.0 * found as f32 / labelled.max(1) as f32,
         detections - found,
     );
@@ -232,7 +241,7 @@ fn paste(labels: &Path, bg_dir: &Path, out_dir: &Path, share: f32) {
 }
 
 fn draw(image: &Path, out: &Path) {
-    let (dets, _) = faces(image);
+    let dets = faces(image).faces;
     let mut img = open_rgb(image);
     let (w, h) = img.dimensions();
     // A light grid every 50 px, to read label coordinates off by eye.

@@ -17,9 +17,17 @@ const STRIDES: [u32; 3] = [8, 16, 32];
 const PAD: u32 = 32;
 /// Scores are sqrt(cls * obj). 0.8 is YuNet's own default and gave no false face on the
 /// test photos; when nothing reaches it the best faces >= [`FALLBACK_SCORE`] are kept and
-/// marked low-confidence (turned or dim faces score 0.6-0.8).
+/// marked low-confidence (turned or dim faces score 0.6-0.8), and beside confident faces
+/// those about as large as one of them are kept too (see `corroborated`).
 pub const KEEP_SCORE: f32 = 0.8;
 pub const FALLBACK_SCORE: f32 = 0.6;
+/// Beside confident faces, a weaker face is kept from this score when it is about as
+/// large as one of them: within [`CORROBORATING_SIZE`] of its width either way (see
+/// [`corroborated`]). On `benches/faces.sh`'s photos and the testdata camera photos the
+/// weaker faces of that size were real at 0.77 (twice) and false at 0.62-0.67 (a clock,
+/// an ornament in a phone photo, twice), so 0.7.
+const CORROBORATED_SCORE: f32 = 0.7;
+const CORROBORATING_SIZE: f32 = 0.8;
 /// Boxes overlapping more than this (intersection over union) are the same face.
 const NMS_IOU: f32 = 0.3;
 /// Smallest picture given to the network: YuNet's smallest anchors are 10-16 px.
@@ -66,6 +74,9 @@ pub struct Detection {
     pub faces: Vec<FaceBox>,
     /// Nothing reached [`KEEP_SCORE`]; these passed only [`FALLBACK_SCORE`].
     pub low_confidence: bool,
+    /// The best score of any anchor, kept or not: how near a picture with no face came
+    /// to having one (the face crop's second pass runs only on such near misses).
+    pub best_score: f32,
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -154,8 +165,9 @@ fn plan(p: &Parsed, w: u32, h: u32) -> Result<Plan, FaceError> {
         if let Some(slot) = m.get(&(w, h)) {
             return Some(slot.clone());
         }
-        // Bounded: odd sizes beyond a few dozen are planned each time rather than kept.
-        (m.len() < 32).then(|| m.entry((w, h)).or_default().clone())
+        // Bounded: the face crop keeps to a fixed set of shapes (crop.rs), but odd sizes
+        // from other callers beyond a few dozen are planned each time rather than kept.
+        (m.len() < 64).then(|| m.entry((w, h)).or_default().clone())
     });
     let Some(slot) = slot else {
         return build();
@@ -170,16 +182,31 @@ fn plan(p: &Parsed, w: u32, h: u32) -> Result<Plan, FaceError> {
 }
 
 /// Faces in an RGB picture (`rgb.len() == width * height * 3`), largest first. The
-/// picture should be about 416 px on its long side: YuNet finds faces from ~10 px.
+/// picture should be about 130,000 pixels (416x312): YuNet finds faces from ~10 px.
 /// Pictures too small, malformed buffers and model failures give none.
+#[cfg(test)]
 pub fn detect(rgb: &[u8], width: u32, height: u32) -> Detection {
+    detect_padded(rgb, width, height, (width, height))
+}
+
+/// The network's input size for a `width`x`height` picture: both rounded up to a
+/// multiple of its largest stride.
+pub fn padded(width: u32, height: u32) -> (u32, u32) {
+    (width.div_ceil(PAD) * PAD, height.div_ceil(PAD) * PAD)
+}
+
+/// [`detect`] with the picture placed at the top left of a black input of at least
+/// `shape` (rounded up by [`padded`]): callers that keep to a few shapes pay tract's
+/// planning (~60 ms a shape) only for those.
+pub fn detect_padded(rgb: &[u8], width: u32, height: u32, shape: (u32, u32)) -> Detection {
     if width < MIN_SIDE || height < MIN_SIDE || rgb.len() != width as usize * height as usize * 3 {
         return Detection::default();
     }
     let Some(p) = parsed() else {
         return Detection::default();
     };
-    match run(p, rgb, width, height) {
+    let (pw, ph) = padded(shape.0.max(width), shape.1.max(height));
+    match run(p, rgb, width, height, pw, ph) {
         Ok(d) => d,
         Err(err) => {
             tracing::warn!("face detection failed: {err}");
@@ -188,9 +215,14 @@ pub fn detect(rgb: &[u8], width: u32, height: u32) -> Detection {
     }
 }
 
-fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, FaceError> {
-    let pw = width.div_ceil(PAD) * PAD;
-    let ph = height.div_ceil(PAD) * PAD;
+fn run(
+    p: &Parsed,
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    pw: u32,
+    ph: u32,
+) -> Result<Detection, FaceError> {
     let plan = plan(p, pw, ph)?;
     let (w, pwu, phu) = (width as usize, pw as usize, ph as usize);
     // YuNet takes BGR 0-255, planar; the padding stays black. Row by row, one plane
@@ -221,6 +253,7 @@ fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, Fac
             .ok_or(FaceError::Output("tensor"))
     };
     let mut all = Vec::new();
+    let mut best_score = 0f32;
     for (s, &stride) in STRIDES.iter().enumerate() {
         let [ci, oi, bi, ki] = p.outputs[s];
         let (cls, obj, bbox, kps) = (view(ci)?, view(oi)?, view(bi)?, view(ki)?);
@@ -233,6 +266,7 @@ fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, Fac
         let st = stride as f32;
         for idx in 0..n {
             let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
+            best_score = best_score.max(score);
             if score < FALLBACK_SCORE {
                 continue;
             }
@@ -252,11 +286,16 @@ fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, Fac
             });
         }
     }
-    let low_confidence = !all.iter().any(|f| f.score >= KEEP_SCORE);
-    if !low_confidence {
-        all.retain(|f| f.score >= KEEP_SCORE);
-    }
     let mut faces = nms(all);
+    let low_confidence = !faces.iter().any(|f| f.score >= KEEP_SCORE);
+    if !low_confidence {
+        let confident: Vec<f32> = faces
+            .iter()
+            .filter(|f| f.score >= KEEP_SCORE)
+            .map(|f| f.width)
+            .collect();
+        faces.retain(|f| f.score >= KEEP_SCORE || corroborated(f, &confident));
+    }
     // Boxes may run past the picture (a face cut by the edge): keep them inside it.
     for f in &mut faces {
         let (x2, y2) = (
@@ -272,7 +311,20 @@ fn run(p: &Parsed, rgb: &[u8], width: u32, height: u32) -> Result<Detection, Fac
     Ok(Detection {
         low_confidence: low_confidence && !faces.is_empty(),
         faces,
+        best_score,
     })
+}
+
+/// A face below [`KEEP_SCORE`] is kept beside confident faces (of `confident` widths)
+/// when it scores at least [`CORROBORATED_SCORE`] and is about as large as one of them:
+/// people in one photo stand at similar distances. YuNet scored one face pasted three
+/// times into a 2:1 photo (48 px in its 512x256 copy) 0.77 at one place and 0.83-0.88
+/// at the others, so "confident faces only" dropped a real third of the group.
+fn corroborated(face: &FaceBox, confident: &[f32]) -> bool {
+    face.score >= CORROBORATED_SCORE
+        && confident
+            .iter()
+            .any(|&c| face.width >= c * CORROBORATING_SIZE && face.width * CORROBORATING_SIZE <= c)
 }
 
 fn iou(a: &FaceBox, b: &FaceBox) -> f32 {
@@ -312,6 +364,27 @@ mod tests {
         assert!(detect(&[], 0, 0).faces.is_empty());
         // Wrong buffer length is refused rather than handed to the network.
         assert!(detect(&[0; 10], 100, 100).faces.is_empty());
+    }
+
+    #[test]
+    fn weaker_faces_need_a_confident_face_of_their_size() {
+        let f = |width: f32, score: f32| FaceBox {
+            x: 0.0,
+            y: 0.0,
+            width,
+            height: width,
+            score,
+            landmarks: [(0.0, 0.0); 5],
+        };
+        let confident = [177.0, 167.0];
+        // The 2:1 photo's third face, 168 px at 0.77, beside 177 and 167 px at >= 0.83.
+        assert!(corroborated(&f(168.0, 0.77), &confident));
+        // The ornament's 0.62-0.67 boxes of about the face's size are not faces.
+        assert!(!corroborated(&f(170.0, 0.67), &confident));
+        // A box of another size is not corroborated, smaller or larger.
+        assert!(!corroborated(&f(120.0, 0.77), &confident));
+        assert!(!corroborated(&f(230.0, 0.77), &confident));
+        assert!(!corroborated(&f(168.0, 0.77), &[]));
     }
 
     #[test]

@@ -440,19 +440,35 @@ pub fn process(
     })
 }
 
-/// Every face `--crop face` chooses from in a photo, in the oriented source's full-size
-/// pixels, largest first, and whether they passed only the fallback score. The photo is
-/// decoded as [`process`] decodes it; for evaluating detection (`benches/faces.sh`).
+/// What [`find_faces`] found in a photo, for evaluating detection (`benches/faces.sh`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundFaces {
+    /// Every face `--crop face` chooses from, in the oriented source's full-size pixels,
+    /// largest first.
+    pub faces: Vec<FaceBox>,
+    /// They passed only the fallback score.
+    pub low_confidence: bool,
+    /// The first pass's best anchor score, whether or not anything was kept.
+    pub first_best_score: f32,
+    /// The second, finer pass ran (the first found nothing but came near).
+    pub second_pass: bool,
+}
+
+/// Every face `--crop face` chooses from in a photo, decoded as [`process`] decodes it.
 pub fn find_faces(
     path: &Path,
     format: &SourceFormat,
     opts: &ImageOptions,
-) -> Result<(Vec<FaceBox>, bool), ProcessError> {
+) -> Result<FoundFaces, ProcessError> {
     let (rgb, source) = load(path, format, opts, opts.size)?;
-    let found = crop::faces_in(&rgb);
+    let (found, passes) = crop::faces_in(&rgb);
     let f = source.width as f32 / rgb.width().max(1) as f32;
-    let faces = found.faces.iter().map(|b| b.scaled(f, f)).collect();
-    Ok((faces, found.low_confidence))
+    Ok(FoundFaces {
+        faces: found.faces.iter().map(|b| b.scaled(f, f)).collect(),
+        low_confidence: found.low_confidence,
+        first_best_score: passes.first_best,
+        second_pass: passes.second,
+    })
 }
 
 /// Draws `face`'s box (in `img`'s pixels) in green, two pixels wide.
