@@ -11,9 +11,10 @@ if [ "${M365_SKIP_WINDOWS:-0}" = 1 ]; then
   exit 0
 fi
 # CI's limit is 90 minutes and a red CI lands nothing: the .exe's build from nothing takes
-# about 15 minutes on 2 free cores, so when the steps before have used more than an hour
-# this step says so and steps aside rather than turning a passing run red.
-budget=${M365_WINDOWS_AFTER_S:-3600}
+# about 15 minutes on 2 free cores (plus mingw-w64 and wine to install), so when the steps
+# before have used more than 55 minutes this step says so and steps aside rather than
+# turning a passing run red.
+budget=${M365_WINDOWS_AFTER_S:-3300}
 if [ -n "${M365_CI_STARTED:-}" ]; then
   used=$(($(date +%s) - M365_CI_STARTED))
   if [ "$used" -gt "$budget" ]; then
