@@ -11,11 +11,11 @@
 #   M365_CROSS_HEIC=0  skip libde265 (for no-HEIC Windows builds only)
 #   M365_CROSS_MUSL=0  skip musl-tools and the musl target (Windows only, as CI does)
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 cd "$(dirname "$0")/.."
 de265_version=1.1.1
 
 need=()
-have() { command -v "$1" >/dev/null 2>&1; }
 have x86_64-w64-mingw32-gcc-posix || need+=(mingw-w64)
 have wine || need+=(wine wine64)
 musl=${M365_CROSS_MUSL:-1}
@@ -25,13 +25,7 @@ have cmake || need+=(cmake)
 have nasm || need+=(nasm)
 have pkg-config || need+=(pkg-config)
 have curl || need+=(curl ca-certificates)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "cross-setup: installing ${need[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_packages cross-setup "${need[@]}"
 
 installed=$(rustup target list --installed)
 targets=(x86_64-pc-windows-gnu)

@@ -3,9 +3,9 @@
 # cmake + nasm build libjpeg-turbo 3 and libheif from source, libde265 decodes HEIC,
 # chromium renders the HTML page in the tests. Rust itself comes from rustup.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 
 need=()
-have() { command -v "$1" >/dev/null 2>&1; }
 have cc || need+=(build-essential)
 have cmake || need+=(cmake)
 have nasm || need+=(nasm)
@@ -22,13 +22,7 @@ if [ "${M365_WITH_BENCH_TOOLS:-0}" = 1 ]; then
   have python3 || need+=(python3)
 fi
 
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "setup: installing ${need[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_packages setup "${need[@]}"
 
 if ! have cargo; then
   echo "setup: cargo not found: install Rust 1.88 or newer with rustup (https://rustup.rs)" >&2
