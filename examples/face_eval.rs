@@ -111,17 +111,18 @@ fn rect(f: &FaceBox) -> Rect {
 
 fn detect(name: &str, labels: &Path) {
     let (mut labelled, mut found, mut detections, mut low, mut second) = (0, 0, 0, 0, 0);
+    let mut windows = 0;
     let mut photos = 0;
     let mut ious = Vec::new();
     for (file, boxes) in read_labels(labels) {
         let FoundFaces {
             faces: dets,
             low_confidence,
-            first_best_score,
-            second_pass,
+            passes,
         } = faces(&file);
         photos += 1;
-        second += usize::from(second_pass);
+        second += usize::from(passes.windows > 0);
+        windows += passes.windows;
         let rects: Vec<Rect> = dets.iter().map(rect).collect();
         let m = matches(&boxes, &rects);
         let hit = m.iter().flatten().count();
@@ -137,7 +138,7 @@ fn detect(name: &str, labels: &Path) {
             .map(|(b, _)| format!("{:.0},{:.0},{:.0},{:.0}", b.0, b.1, b.2, b.3))
             .collect();
         println!(
-            "{name}\t{}\t{hit}/{} found\t{} detected{}\tscores {:?}\tfirst pass best {first_best_score:.2}{}{}",
+            "{name}\t{}\t{hit}/{} found\t{} detected{}\tscores {:?}\tfirst pass best {:.2}{}{}",
             file.file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default(),
@@ -151,7 +152,14 @@ fn detect(name: &str, labels: &Path) {
             dets.iter()
                 .map(|d| (d.score * 100.0).round() / 100.0)
                 .collect::<Vec<_>>(),
-            if second_pass { ", second pass" } else { "" },
+            passes.first_best,
+            match passes.windows {
+                0 => String::new(),
+                n => format!(
+                    ", second pass in {n} window{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
             if missed.is_empty() {
                 String::new()
             } else {
@@ -162,7 +170,7 @@ fn detect(name: &str, labels: &Path) {
     ious.sort_by(f32::total_cmp);
     let median = ious.get(ious.len() / 2).copied().unwrap_or(0.0);
     println!(
-        "SUMMARY\t{name}\tlabelled {labelled}\tfound {found}\trecall {:.1}%\tdetections {detections}\tnot matching a label {}\tmedian IoU {median:.2}\tphotos low-confidence {low}\tsecond pass on {second} of {photos} photos",
+        "SUMMARY\t{name}\tlabelled {labelled}\tfound {found}\trecall {:.1}%\tdetections {detections}\tnot matching a label {}\tmedian IoU {median:.2}\tphotos low-confidence {low}\tsecond pass on {second} of {photos} photos ({windows} windows)",
         100.0 * found as f32 / labelled.max(1) as f32,
         detections - found,
     );

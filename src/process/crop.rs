@@ -75,19 +75,25 @@ const SHAPES: [(u32, u32); 8] = [
     (736, 192),
 ];
 
-/// When the first pass finds no face, a second pass looks at a copy this many times
-/// finer (up to the decoded photo's own pixels), for faces too small in the first:
-/// a face 6% of a photo's short side is ~19 px in the first pass and often missed.
-/// Photos with a face found on the first pass never pay for it; photos with none pay
-/// about 2.3 forward passes more. `benches/faces.sh`'s pasted small faces: 43 of 43
-/// found at 1.5 (11 low-confidence) and at 2 (7 low-confidence, but 4 passes more).
+/// When the first pass finds no face but came near one (small anchors that scored at
+/// least [`face::NEAR_MISS_SCORE`]: a face too small for it), a second pass looks again
+/// around those places in a copy this many times finer (up to the decoded photo's own
+/// pixels): a face 6% of a photo's short side is ~19 px in the first pass and often
+/// missed. Photos with a face found on the first pass, or no near miss, never pay for it.
+/// `benches/faces.sh`'s pasted small faces: 43 of 43 found (README, "Speed").
 pub const FINE_FACTOR: f32 = 1.5;
 /// The second pass runs only if its copy is at least this much finer than the first's.
 const FINE_MIN_GAIN: f32 = 1.25;
-/// The second pass runs only if some anchor of the first scored at least this: a face
-/// too small for the first pass still scores above a face-free photo's background.
-/// Calibrated on `benches/faces.sh` (see the README, "Speed").
-pub const NEAR_MISS_SCORE: f32 = 0.2;
+/// The second pass looks at square windows of this side (in the finer copy's pixels)
+/// around the near misses rather than at the whole finer copy: a near miss's box is at
+/// most [`face::NEAR_MISS_MAX_PX`] x [`FINE_FACTOR`] = 72 px there (most are 20-30),
+/// so a window holds it with its surroundings, for about an eighth of the whole copy's
+/// work (a 4:3 photo's is 624x468), and every window has the one network shape (one
+/// plan).
+const WINDOW: u32 = 192;
+/// At most this many windows: near misses cluster on the one place that looks like a
+/// face (on the test photos, one place in 13 of 14 photos that ran the second pass).
+const MAX_WINDOWS: usize = 3;
 
 /// Where the eyes sit in the square, from the top: upper middle, with room above the
 /// hair.
@@ -182,7 +188,12 @@ struct Found {
 
 /// Detection on `small`, the faces scaled to the `w`x`h` photo.
 fn detect_on(small: &Small<'_>, w: u32, h: u32) -> Found {
-    let mut detection = face::detect_padded(&small.rgb, small.width, small.height, small.shape);
+    let detection = face::detect_padded(&small.rgb, small.width, small.height, small.shape);
+    in_photo(detection, small, w, h)
+}
+
+/// `detection`, made on `small`, with its faces scaled to the `w`x`h` photo.
+fn in_photo(mut detection: face::Detection, small: &Small<'_>, w: u32, h: u32) -> Found {
     let (fx, fy) = (
         w as f32 / small.width as f32,
         h as f32 / small.height as f32,
@@ -197,16 +208,16 @@ fn detect_on(small: &Small<'_>, w: u32, h: u32) -> Found {
 }
 
 /// The faces in `img` (first pass on `first`, its analysis copy), and when it finds none
-/// but came near ([`NEAR_MISS_SCORE`]) the second, finer pass's. Also says how it went,
-/// for evaluation.
+/// but came near ([`face::NEAR_MISS_SCORE`]) the second pass's: windows of a finer copy
+/// around the near misses. Also says how it went, for evaluation.
 fn find(img: &image::RgbImage, first: &Small<'_>) -> (Found, Passes) {
     let (w, h) = img.dimensions();
     let found = detect_on(first, w, h);
     let mut passes = Passes {
         first_best: found.detection.best_score,
-        second: false,
+        windows: 0,
     };
-    if !found.detection.faces.is_empty() || found.detection.best_score < NEAR_MISS_SCORE {
+    if !found.detection.faces.is_empty() || found.detection.near_misses.is_empty() {
         return (found, passes);
     }
     let (sw, sh) = first.shape;
@@ -215,13 +226,48 @@ fn find(img: &image::RgbImage, first: &Small<'_>) -> (Found, Passes) {
     if (fine.width as f32) < first.width as f32 * FINE_MIN_GAIN {
         return (found, passes);
     }
-    passes.second = true;
-    let finer = detect_on(&fine, w, h);
-    if finer.detection.faces.is_empty() {
+    let corners = windows(
+        &found.detection.near_misses,
+        fine.width as f32 / first.width as f32,
+        fine.height as f32 / first.height as f32,
+        (fine.width, fine.height),
+    );
+    passes.windows = corners.len();
+    let detection = face::detect_windows(&fine.rgb, fine.width, fine.height, &corners, WINDOW);
+    if detection.faces.is_empty() {
         (found, passes)
     } else {
-        (finer, passes)
+        (in_photo(detection, &fine, w, h), passes)
     }
+}
+
+/// The top-left corners of the second pass's windows (at most [`MAX_WINDOWS`], each
+/// [`WINDOW`] square, inside a `size` copy) centred on the near misses, best first,
+/// scaled by `fx`/`fy` into that copy. A near miss in the middle half of a window
+/// already taken needs none of its own.
+fn windows(near: &[face::NearMiss], fx: f32, fy: f32, (fw, fh): (u32, u32)) -> Vec<(u32, u32)> {
+    let mut centres: Vec<(f32, f32)> = Vec::new();
+    let reach = WINDOW as f32 / 4.0;
+    for m in near {
+        let (x, y) = (m.x * fx, m.y * fy);
+        if centres
+            .iter()
+            .any(|&(cx, cy)| (x - cx).abs() <= reach && (y - cy).abs() <= reach)
+        {
+            continue;
+        }
+        centres.push((x, y));
+        if centres.len() == MAX_WINDOWS {
+            break;
+        }
+    }
+    let corner = |c: f32, size: u32| {
+        ((c - WINDOW as f32 / 2.0).round().max(0.0) as u32).min(size.saturating_sub(WINDOW))
+    };
+    centres
+        .into_iter()
+        .map(|(x, y)| (corner(x, fw), corner(y, fh)))
+        .collect()
 }
 
 /// How [`find`] searched a photo.
@@ -229,8 +275,8 @@ fn find(img: &image::RgbImage, first: &Small<'_>) -> (Found, Passes) {
 pub struct Passes {
     /// The first pass's best anchor score, kept or not.
     pub first_best: f32,
-    /// The second, finer pass ran.
-    pub second: bool,
+    /// Windows the second, finer pass looked at (0: it did not run).
+    pub windows: usize,
 }
 
 /// Every face the face crop chooses from in `img`, in `img`'s pixels, largest first (the
@@ -243,7 +289,7 @@ pub fn faces_in(img: &image::RgbImage) -> (face::Detection, Passes) {
             face::Detection::default(),
             Passes {
                 first_best: 0.0,
-                second: false,
+                windows: 0,
             },
         );
     }
@@ -665,7 +711,7 @@ mod tests {
         // in the first pass's 416x312 copy (this tightly cropped face, with no hair or
         // background around it, is found only from ~37 px), ~54 px in the second's. Its
         // first-pass best score, 0.45, is a near miss (at 2.2x, 0.13 is not: see the
-        // README on NEAR_MISS_SCORE).
+        // README on NEAR_MISS_SCORE); the second pass finds it in a window around it.
         let (x0, fw) = (2100.0, 112.0 * 3.1);
         let img = pasted(&hanks, 3.1, 4000, 3000, &[(2100, 1200)]);
         let first = analysis_copy(&img, first_shape(4000, 3000));
@@ -690,6 +736,30 @@ mod tests {
         );
         // Found on the finer copy, so "the same size" is 3 px of that copy.
         assert!(faces_in(&img).0.faces.len() == 1);
+    }
+
+    #[test]
+    fn second_pass_windows_sit_on_the_near_misses() {
+        let m = |x: f32, y: f32, score: f32| face::NearMiss { x, y, score };
+        // Best first; one cluster of three, two places of their own, and more than
+        // MAX_WINDOWS places: the best places win.
+        let near = [
+            m(100.0, 100.0, 0.5),
+            m(110.0, 95.0, 0.45),
+            m(300.0, 200.0, 0.4),
+            m(90.0, 120.0, 0.35),
+            m(20.0, 300.0, 0.3),
+            m(400.0, 20.0, 0.25),
+        ];
+        // Scaled 1.5x into a 624x468 copy; windows centred, cut to the copy.
+        let got = windows(&near, 1.5, 1.5, (624, 468));
+        assert_eq!(got, vec![(54, 54), (354, 204), (0, 276)]);
+        for &(x, y) in &got {
+            assert!(x + WINDOW <= 624 && y + WINDOW <= 468);
+        }
+        // A copy smaller than a window: the window starts at its corner.
+        assert_eq!(windows(&near[..1], 1.0, 1.0, (150, 120)), vec![(0, 0)]);
+        assert!(windows(&[], 1.5, 1.5, (624, 468)).is_empty());
     }
 
     #[test]
@@ -816,8 +886,8 @@ mod tests {
         });
         let (found, passes) = faces_in(&img);
         assert!(found.faces.is_empty());
-        assert!(passes.first_best < NEAR_MISS_SCORE, "{passes:?}");
-        assert!(!passes.second, "{passes:?}");
+        assert!(passes.first_best < face::NEAR_MISS_SCORE, "{passes:?}");
+        assert_eq!(passes.windows, 0, "{passes:?}");
         // A face too small for the first pass is a near miss there, so the second pass
         // runs (and finds it: real_face_too_small_for_the_first_pass_...).
         let Some(hanks) = real("Tom_Hanks_54745.png") else {
@@ -825,8 +895,9 @@ mod tests {
         };
         let img = pasted(&hanks, 3.1, 4000, 3000, &[(2100, 1200)]);
         let (found, passes) = faces_in(&img);
-        assert!(passes.first_best >= NEAR_MISS_SCORE, "{passes:?}");
-        assert!(passes.second, "{passes:?}");
+        assert!(passes.first_best >= face::NEAR_MISS_SCORE, "{passes:?}");
+        // The near misses are all on the one face: one window.
+        assert_eq!(passes.windows, 1, "{passes:?}");
         assert_eq!(found.faces.len(), 1);
     }
 }

@@ -32,6 +32,18 @@ const CORROBORATING_SIZE: f32 = 0.8;
 const NMS_IOU: f32 = 0.3;
 /// Smallest picture given to the network: YuNet's smallest anchors are 10-16 px.
 pub const MIN_SIDE: u32 = 16;
+/// An anchor below [`FALLBACK_SCORE`] but at least this is a near miss: a face too small
+/// for the picture still scores above a face-free photo's background (calibrated on
+/// `benches/faces.sh`, see the README, "Speed"). The face crop's second, finer pass looks
+/// only around near misses.
+pub const NEAR_MISS_SCORE: f32 = 0.2;
+/// Only anchors whose box is at most this wide (picture pixels) are near misses: a finer
+/// look helps faces too small for the picture (YuNet misses many natural faces under
+/// ~20 px, and a tightly cropped face with no hair around it under ~37 px), not a large
+/// blob that half looks like a face.
+pub const NEAR_MISS_MAX_PX: f32 = 48.0;
+/// At most this many near misses are kept, best first.
+const NEAR_MISS_KEPT: usize = 16;
 
 /// A face in the coordinates of the picture given to [`detect`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,8 +87,29 @@ pub struct Detection {
     /// Nothing reached [`KEEP_SCORE`]; these passed only [`FALLBACK_SCORE`].
     pub low_confidence: bool,
     /// The best score of any anchor, kept or not: how near a picture with no face came
-    /// to having one (the face crop's second pass runs only on such near misses).
+    /// to having one.
     pub best_score: f32,
+    /// Small anchors that scored from [`NEAR_MISS_SCORE`] up to [`FALLBACK_SCORE`], best
+    /// first (at most [`NEAR_MISS_KEPT`]): where a face too small for this picture may be.
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// The centre of a near-miss anchor's box, in the coordinates of the picture given to
+/// [`detect`], and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearMiss {
+    pub x: f32,
+    pub y: f32,
+    pub score: f32,
+}
+
+/// One network run's anchors before they are merged into faces.
+#[derive(Debug, Default)]
+struct Anchors {
+    /// Boxes from [`FALLBACK_SCORE`] up.
+    boxes: Vec<FaceBox>,
+    best_score: f32,
+    near_misses: Vec<NearMiss>,
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -207,12 +240,64 @@ pub fn detect_padded(rgb: &[u8], width: u32, height: u32, shape: (u32, u32)) -> 
     };
     let (pw, ph) = padded(shape.0.max(width), shape.1.max(height));
     match run(p, rgb, width, height, pw, ph) {
-        Ok(d) => d,
+        Ok(anchors) => merge(anchors, width, height),
         Err(err) => {
             tracing::warn!("face detection failed: {err}");
             Detection::default()
         }
     }
+}
+
+/// Faces in `side`x`side` windows of an RGB picture, each window's top-left corner in
+/// `corners`, merged as one detection in the whole picture's coordinates: a look at the
+/// places where a face may be, for a fraction of the work of the whole picture. Windows
+/// are cut to the picture; all use one network shape (one plan).
+pub fn detect_windows(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    corners: &[(u32, u32)],
+    side: u32,
+) -> Detection {
+    if rgb.len() != width as usize * height as usize * 3 {
+        return Detection::default();
+    }
+    let Some(p) = parsed() else {
+        return Detection::default();
+    };
+    let (pw, ph) = padded(side, side);
+    let mut all = Anchors::default();
+    for &(x0, y0) in corners {
+        let (ww, wh) = (
+            side.min(width - x0.min(width)),
+            side.min(height - y0.min(height)),
+        );
+        if ww < MIN_SIDE || wh < MIN_SIDE {
+            continue;
+        }
+        let row = 3 * width as usize;
+        let window: Vec<u8> = rgb
+            .chunks_exact(row)
+            .skip(y0 as usize)
+            .take(wh as usize)
+            .flat_map(|r| &r[3 * x0 as usize..3 * (x0 + ww) as usize])
+            .copied()
+            .collect();
+        match run(p, &window, ww, wh, pw, ph) {
+            Ok(found) => {
+                let (dx, dy) = (x0 as f32, y0 as f32);
+                all.boxes.extend(found.boxes.into_iter().map(|mut f| {
+                    f.x += dx;
+                    f.y += dy;
+                    f.landmarks = f.landmarks.map(|(x, y)| (x + dx, y + dy));
+                    f
+                }));
+                all.best_score = all.best_score.max(found.best_score);
+            }
+            Err(err) => tracing::warn!("face detection failed: {err}"),
+        }
+    }
+    merge(all, width, height)
 }
 
 fn run(
@@ -222,7 +307,10 @@ fn run(
     height: u32,
     pw: u32,
     ph: u32,
-) -> Result<Detection, FaceError> {
+) -> Result<Anchors, FaceError> {
+    if width > pw || height > ph {
+        return Err(FaceError::Output("input"));
+    }
     let plan = plan(p, pw, ph)?;
     let (w, pwu, phu) = (width as usize, pw as usize, ph as usize);
     // YuNet takes BGR 0-255, planar; the padding stays black. Row by row, one plane
@@ -252,8 +340,7 @@ fn run(
             .and_then(|v| v.as_slice::<f32>().ok())
             .ok_or(FaceError::Output("tensor"))
     };
-    let mut all = Vec::new();
-    let mut best_score = 0f32;
+    let mut found = Anchors::default();
     for (s, &stride) in STRIDES.iter().enumerate() {
         let [ci, oi, bi, ki] = p.outputs[s];
         let (cls, obj, bbox, kps) = (view(ci)?, view(oi)?, view(bi)?, view(ki)?);
@@ -266,17 +353,27 @@ fn run(
         let st = stride as f32;
         for idx in 0..n {
             let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
-            best_score = best_score.max(score);
-            if score < FALLBACK_SCORE {
+            found.best_score = found.best_score.max(score);
+            if score < NEAR_MISS_SCORE {
                 continue;
             }
             let (c, r) = ((idx % cols) as f32, (idx / cols) as f32);
             let b = &bbox[idx * 4..idx * 4 + 4];
             let (cx, cy) = ((c + b[0]) * st, (r + b[1]) * st);
             let (bw, bh) = (b[2].exp() * st, b[3].exp() * st);
+            if score < FALLBACK_SCORE {
+                if bw <= NEAR_MISS_MAX_PX {
+                    found.near_misses.push(NearMiss {
+                        x: cx,
+                        y: cy,
+                        score,
+                    });
+                }
+                continue;
+            }
             let k = &kps[idx * 10..idx * 10 + 10];
             let landmarks = std::array::from_fn(|j| ((k[2 * j] + c) * st, (k[2 * j + 1] + r) * st));
-            all.push(FaceBox {
+            found.boxes.push(FaceBox {
                 x: cx - bw / 2.0,
                 y: cy - bh / 2.0,
                 width: bw,
@@ -286,7 +383,23 @@ fn run(
             });
         }
     }
-    let mut faces = nms(all);
+    found
+        .near_misses
+        .sort_by(|a, b| b.score.total_cmp(&a.score));
+    found.near_misses.truncate(NEAR_MISS_KEPT);
+    Ok(found)
+}
+
+/// The faces among `anchors` in a `width`x`height` picture: overlapping boxes merged,
+/// weak ones dropped beside confident ones (unless [`corroborated`]), boxes kept inside
+/// the picture, largest first.
+fn merge(anchors: Anchors, width: u32, height: u32) -> Detection {
+    let Anchors {
+        boxes,
+        best_score,
+        near_misses,
+    } = anchors;
+    let mut faces = nms(boxes);
     let low_confidence = !faces.iter().any(|f| f.score >= KEEP_SCORE);
     if !low_confidence {
         let confident: Vec<f32> = faces
@@ -308,11 +421,12 @@ fn run(
         f.height = (y2 - f.y).max(1.0);
     }
     faces.sort_by(|a, b| (b.width * b.height).total_cmp(&(a.width * a.height)));
-    Ok(Detection {
+    Detection {
         low_confidence: low_confidence && !faces.is_empty(),
         faces,
         best_score,
-    })
+        near_misses,
+    }
 }
 
 /// A face below [`KEEP_SCORE`] is kept beside confident faces (of `confident` widths)

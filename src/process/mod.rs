@@ -17,7 +17,7 @@ mod saliency;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use crop::{Placement, place_square};
+pub use crop::{Passes, Placement, place_square};
 pub use face::FaceBox;
 
 use crate::config::ImageOptions;
@@ -448,10 +448,8 @@ pub struct FoundFaces {
     pub faces: Vec<FaceBox>,
     /// They passed only the fallback score.
     pub low_confidence: bool,
-    /// The first pass's best anchor score, whether or not anything was kept.
-    pub first_best_score: f32,
-    /// The second, finer pass ran (the first found nothing but came near).
-    pub second_pass: bool,
+    /// How the search went: the first pass's best score, the second pass's windows.
+    pub passes: Passes,
 }
 
 /// Every face `--crop face` chooses from in a photo, decoded as [`process`] decodes it.
@@ -466,8 +464,7 @@ pub fn find_faces(
     Ok(FoundFaces {
         faces: found.faces.iter().map(|b| b.scaled(f, f)).collect(),
         low_confidence: found.low_confidence,
-        first_best_score: passes.first_best,
-        second_pass: passes.second,
+        passes,
     })
 }
 
