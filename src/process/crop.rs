@@ -80,16 +80,18 @@ const SHAPES: [(u32, u32); 8] = [
 /// around those places in a copy this many times finer (up to the decoded photo's own
 /// pixels): a face 6% of a photo's short side is ~19 px in the first pass and often
 /// missed. Photos with a face found on the first pass, or no near miss, never pay for it.
-/// `benches/faces.sh`'s pasted small faces: 43 of 43 found (README, "Speed").
-pub const FINE_FACTOR: f32 = 1.5;
+/// `benches/faces.sh`'s pasted small faces: 43 of 43 found at 2 and at 1.5, the second
+/// pass's faces all confident but one at 2 (scores 0.77-0.92), four low-confidence at 1.5
+/// (0.76-0.89); the windows cost the same at either.
+pub const FINE_FACTOR: f32 = 2.0;
 /// The second pass runs only if its copy is at least this much finer than the first's.
 const FINE_MIN_GAIN: f32 = 1.25;
 /// The second pass looks at square windows of this side (in the finer copy's pixels)
 /// around the near misses rather than at the whole finer copy: a near miss's box is at
-/// most [`face::NEAR_MISS_MAX_PX`] x [`FINE_FACTOR`] = 72 px there (most are 20-30),
-/// so a window holds it with its surroundings, for about an eighth of the whole copy's
-/// work (a 4:3 photo's is 624x468), and every window has the one network shape (one
-/// plan).
+/// most [`face::NEAR_MISS_MAX_PX`] x [`FINE_FACTOR`] = 96 px there (most are 25-40),
+/// so a window holds it with its surroundings, each for a fourteenth of the whole
+/// copy's work (a 4:3 photo's is 832x624), and every window has the one network shape
+/// (one plan).
 const WINDOW: u32 = 192;
 /// At most this many windows: near misses cluster on the one place that looks like a
 /// face (on the test photos, one place in 13 of 14 photos that ran the second pass).
@@ -709,7 +711,7 @@ mod tests {
         };
         // The 112 px aligned face at 3.1x: ~347 px, 12% of the 3000 px short side, ~36 px
         // in the first pass's 416x312 copy (this tightly cropped face, with no hair or
-        // background around it, is found only from ~37 px), ~54 px in the second's. Its
+        // background around it, is found only from ~37 px), ~72 px in the second's. Its
         // first-pass best score, 0.45, is a near miss (at 2.2x, 0.13 is not: see the
         // README on NEAR_MISS_SCORE); the second pass finds it in a window around it.
         let (x0, fw) = (2100.0, 112.0 * 3.1);
