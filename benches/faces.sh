@@ -16,7 +16,7 @@
 #   `m365-photos process --report` to check the face it frames;
 # - none: photos with no face (the four phone photos above and insightface's mask_*.jpg):
 #   any detection is a false face, and the count of second passes is what the gate on
-#   the first pass's near misses (NEAR_MISS_SCORE in src/process/crop.rs) saves.
+#   the first pass's near misses (NEAR_MISS_SCORE in src/process/face.rs) saves.
 # A labelled face counts as found when a detected box overlaps it with IoU >= 0.3 (one
 # detection per label; dlib's boxes are tight squares on eyes to mouth, YuNet's run from
 # forehead to chin, so a right detection overlaps a dlib box by about 0.4-0.6).
