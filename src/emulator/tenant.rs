@@ -84,10 +84,12 @@ pub struct EmulatorUser {
 /// Why a tenant CSV cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TenantCsvError {
-    #[error("{path}: {source}")]
+    // Not `source`: the message says the cause already, and callers add context with
+    // anyhow, whose chain would print it a second time.
+    #[error("{path}: {cause}")]
     Csv {
         path: std::path::PathBuf,
-        source: csv::Error,
+        cause: csv::Error,
     },
     #[error("{0}: needs a userPrincipalName column")]
     NoUpnColumn(std::path::PathBuf),
@@ -104,9 +106,9 @@ impl EmulatorUser {
     /// accountEnabled,userType,photoError` (only `userPrincipalName` is required). Rows may
     /// share a `mail` or `employeeId`, as real tenants do.
     pub fn from_csv(path: &std::path::Path) -> Result<Vec<EmulatorUser>, TenantCsvError> {
-        let csv_err = |source| TenantCsvError::Csv {
+        let csv_err = |cause| TenantCsvError::Csv {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)

@@ -81,3 +81,21 @@ fn generate_man_page_and_completions() {
     let help = Cmd::new(&["--help"]).run().expect_code(0).stdout();
     assert!(!help.contains("generate"), "{help}");
 }
+
+#[test]
+fn demo_without_its_samples_says_why_once() {
+    let dir = tempdir();
+    let run = Cmd::new(&["demo", "--samples"])
+        .arg(dir.path().join("nowhere"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .run();
+    assert_ne!(run.code(), 0);
+    let err = run.stderr();
+    assert!(
+        err.contains("tenant-users.csv") && err.contains("--samples"),
+        "{err}"
+    );
+    // The cause once, not once per layer of the error's chain.
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+}
