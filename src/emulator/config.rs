@@ -134,10 +134,12 @@ impl Default for EmulatorConfig {
 pub enum EmulatorError {
     #[error("--photo-error/--junk-photo: the tenant has no user {0:?}")]
     UnknownUser(String),
-    #[error("--store {path}: {source}")]
+    // Not `source`: the message says the cause, and the command's anyhow chain printed
+    // it a second time.
+    #[error("--store {path}: {cause}")]
     Store {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -141,9 +141,9 @@ impl Emu {
         foreign_counts: Arc<ForeignCounts>,
     ) -> Result<Emu, EmulatorError> {
         if let Some(dir) = &config.store {
-            std::fs::create_dir_all(dir).map_err(|source| EmulatorError::Store {
+            std::fs::create_dir_all(dir).map_err(|cause| EmulatorError::Store {
                 path: dir.clone(),
-                source,
+                cause,
             })?;
         }
         let mut users = config.users.clone();

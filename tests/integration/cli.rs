@@ -99,3 +99,17 @@ fn demo_without_its_samples_says_why_once() {
     // The cause once, not once per layer of the error's chain.
     assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
 }
+
+#[test]
+fn emulator_store_that_cannot_be_made_says_why_once() {
+    let dir = tempdir();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let run = Cmd::new(&["emulator", "--store"])
+        .arg(file.join("store"))
+        .run();
+    assert_ne!(run.code(), 0);
+    let err = run.stderr();
+    assert!(err.contains("--store") && err.contains("a-file"), "{err}");
+    assert_eq!(err.matches("(os error").count(), 1, "{err}");
+}
